@@ -1,0 +1,174 @@
+/**
+ * The evaluation record: what the ao CU knows after evaluating one message, and
+ * the rule that finds the log text inside it.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+
+const formatActual = (actual: unknown): string => {
+  try {
+    return JSON.stringify(actual) ?? String(actual)
+  } catch {
+    return String(actual)
+  }
+}
+
+/**
+ * A number the CU may give as a JSON number or as a numeric string
+ * (`"1727000002464"`); decodes to a finite number.
+ */
+const NumberLike = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
+  Schema.filter((n) => Number.isFinite(n)),
+  Schema.annotations({
+    identifier: "NumberLike",
+    message: (issue) => ({
+      message: `Expected a finite number or numeric string, actual ${formatActual(issue.actual)}`,
+      override: true
+    })
+  })
+)
+
+/** An ordinate the CU may give as a number or a string; always decodes to a string. */
+const Ordinate = Schema.Union(
+  Schema.String,
+  Schema.transform(Schema.Number, Schema.String, { strict: true, decode: String, encode: Number })
+).pipe(
+  Schema.filter((s) => s.length > 0, { message: () => "Expected a non-empty ordinate" }),
+  Schema.annotations({ identifier: "Ordinate" })
+)
+
+/**
+ * The `Output` of a successful evaluation when it is an object: aos puts its log
+ * text in `data`, next to the `prompt`. Other keys (`print`, `test`, ...) are
+ * ignored.
+ *
+ * @since 0.1.0
+ */
+export const OutputObject = Schema.Struct({
+  data: Schema.optional(Schema.Unknown),
+  prompt: Schema.optional(Schema.Unknown),
+  print: Schema.optional(Schema.Unknown)
+})
+
+/**
+ * The result of evaluating one message, as the ao CU reports it.
+ *
+ * @since 0.1.0
+ */
+export const EvaluationOutput = Schema.Struct({
+  Output: Schema.optionalWith(Schema.Union(Schema.String, OutputObject, Schema.Null), { default: () => null }),
+  Error: Schema.optionalWith(Schema.Unknown, { default: () => null }),
+  GasUsed: Schema.optionalWith(Schema.NullOr(NumberLike), { default: () => null }),
+  memorySize: Schema.optionalWith(Schema.NullOr(NumberLike), { default: () => null })
+})
+
+/**
+ * One evaluation record: a message (or cron tick) a process evaluated, and its
+ * output.
+ *
+ * @since 0.1.0
+ */
+export class Evaluation extends Schema.Class<Evaluation>("Evaluation")({
+  processId: Schema.String.pipe(Schema.minLength(1)),
+  messageId: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
+  ordinate: Ordinate,
+  cron: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
+  timestamp: NumberLike,
+  blockHeight: Schema.optionalWith(Schema.NullOr(NumberLike), { default: () => null }),
+  readOnly: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  output: EvaluationOutput
+}) {}
+
+/**
+ * The JSON shape of an evaluation record as it arrives from the CU.
+ *
+ * @since 0.1.0
+ */
+export type EvaluationEncoded = typeof Evaluation.Encoded
+
+/**
+ * An evaluation record that could not be decoded. `message` names every bad
+ * field by its path, e.g. `output.GasUsed: Expected a finite number`.
+ *
+ * @since 0.1.0
+ */
+export class EvaluationDecodeError extends Schema.TaggedError<EvaluationDecodeError>()(
+  "EvaluationDecodeError",
+  { issues: Schema.Array(Schema.String) }
+) {
+  override get message(): string {
+    return `Invalid evaluation record: ${this.issues.join("; ")}`
+  }
+}
+
+const decodeEither = Schema.decodeUnknownEither(Evaluation, { errors: "all" })
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.length === 0 ? "(record)" : path.map(String).join(".")
+
+/** One line per bad field: a union's alternatives all fail at the same path, the first says enough. */
+const toDecodeError = (error: ParseResult.ParseError): EvaluationDecodeError => {
+  const byPath = new Map<string, string>()
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    const path = formatPath(issue.path)
+    if (!byPath.has(path)) byPath.set(path, `${path}: ${issue.message}`)
+  }
+  return new EvaluationDecodeError({ issues: [...byPath.values()] })
+}
+
+/**
+ * Decodes an evaluation record synchronously; for hot paths that cannot afford
+ * an Effect per call.
+ *
+ * @since 0.1.0
+ */
+export const decodeSync = (input: unknown): Either.Either<Evaluation, EvaluationDecodeError> =>
+  Either.mapLeft(decodeEither(input), toDecodeError)
+
+/**
+ * Decodes an evaluation record, failing with an error that names the bad fields.
+ *
+ * @since 0.1.0
+ */
+export const decode = (input: unknown): Effect.Effect<Evaluation, EvaluationDecodeError> => decodeSync(input)
+
+/**
+ * Why an evaluation yielded no log text.
+ *
+ * - `no_output`: neither `Error` nor `Output` holds anything.
+ * - `data_not_text`: `Output` is an object whose `data` is missing or not a string.
+ * - `error_not_text`: the evaluation failed with a non-string `Error` and no other text.
+ *
+ * @since 0.1.0
+ */
+export type NoTextReason = "no_output" | "data_not_text" | "error_not_text"
+
+/**
+ * Where an evaluation's log text came from, or why there is none. `failed` is
+ * true whenever `Error` holds anything, even when the text came from elsewhere.
+ *
+ * @since 0.1.0
+ */
+export type LogText =
+  | { readonly _tag: "Text"; readonly text: string; readonly source: "Error" | "Output.data" | "Output"; readonly failed: boolean }
+  | { readonly _tag: "NoText"; readonly reason: NoTextReason; readonly failed: boolean }
+
+/**
+ * The log-text rule of the ao CU: `Error` when it is a string, else
+ * `Output.data`, else `Output` when it is a string.
+ *
+ * @since 0.1.0
+ */
+export const logText = (output: typeof EvaluationOutput.Type): LogText => {
+  const error = output.Error
+  const failed = error !== null && error !== undefined
+  if (typeof error === "string") return { _tag: "Text", text: error, source: "Error", failed }
+  const out = output.Output
+  if (typeof out === "string") return { _tag: "Text", text: out, source: "Output", failed }
+  if (out !== null && typeof out.data === "string") {
+    return { _tag: "Text", text: out.data, source: "Output.data", failed }
+  }
+  const reason: NoTextReason = failed ? "error_not_text" : out === null ? "no_output" : "data_not_text"
+  return { _tag: "NoText", reason, failed }
+}

@@ -1,0 +1,462 @@
+/**
+ * The extractor: from one evaluation's log text to the events in it, with an
+ * account of every line.
+ *
+ * An event is a line holding a JSON object whose `_e` is the number 1. Every
+ * other line is counted, not parsed: a line is only handed to `JSON.parse`
+ * when its first non-blank character is `{` and it contains `"_e"`, so prompts,
+ * ANSI colours and stack traces cost a character comparison each.
+ *
+ * @since 0.1.0
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { toEventTime } from "./internal/eventTime.js"
+import { defineField, parseLenient } from "./internal/lenientJson.js"
+import { KEY_E, KEY_TIMESTAMP, KEY_TIMESTAMP_CAP, SCAN_OK, SCAN_SYNTAX, scanEvent, ScanOut } from "./internal/scanEvent.js"
+
+const PositiveInt = (max: number) => Schema.Int.pipe(Schema.positive(), Schema.lessThanOrEqualTo(max))
+
+/**
+ * Limits on a single event, by bytes and shape. Defaults follow Honeycomb's
+ * limits: events under 1 MB, 2,000 fields, strings of 64 KB.
+ *
+ * @since 0.1.0
+ */
+export const Limits = Schema.Struct({
+  /** Longest event line, in UTF-8 bytes. */
+  maxLineBytes: PositiveInt(64 * 1024 * 1024),
+  /** Deepest nesting of objects and arrays; the event object itself is depth 1. */
+  maxDepth: PositiveInt(1_000),
+  /** Most fields: the keys of the event and of objects nested in it (not in arrays), `_e` excluded. */
+  maxFields: PositiveInt(1_000_000),
+  /** Longest string value, in UTF-8 bytes. */
+  maxStringBytes: PositiveInt(64 * 1024 * 1024)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Limits = typeof Limits.Type
+
+/**
+ * The default limits.
+ *
+ * @since 0.1.0
+ */
+export const defaultLimits: Limits = {
+  maxLineBytes: 1_000_000,
+  maxDepth: 32,
+  maxFields: 2_000,
+  maxStringBytes: 65_536
+}
+
+/**
+ * Limits that fail validation: not positive integers, or absurdly large.
+ *
+ * @since 0.1.0
+ */
+export class InvalidLimitsError extends Schema.TaggedError<InvalidLimitsError>()("InvalidLimitsError", {
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Invalid extractor limits: ${this.issues.join("; ")}`
+  }
+}
+
+/**
+ * Completes and validates limits, naming each bad setting.
+ *
+ * @since 0.1.0
+ */
+export const makeLimits = (limits: Partial<Limits> = {}): Either.Either<Limits, InvalidLimitsError> =>
+  Schema.decodeUnknownEither(Limits)({ ...defaultLimits, ...limits }).pipe(
+    Either.mapLeft((error) =>
+      new InvalidLimitsError({
+        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => `${i.path.join(".")}: ${i.message}`)
+      })
+    )
+  )
+
+/**
+ * What became of one line of log text. Every line gets exactly one outcome.
+ *
+ * - `event`, `repaired`: an event; `repaired` when it was not strict JSON and
+ *   was recovered (non-finite numbers, raw control characters).
+ * - `blank`: empty or only whitespace.
+ * - `not_event`: anything else that is not an event, including JSON objects
+ *   whose `_e` is not the number 1.
+ * - `invalid_json`: looked like an event but is not JSON, even leniently.
+ * - `too_large`, `too_deep`, `too_many_fields`, `string_too_long`: an event
+ *   over one of the {@link Limits}.
+ *
+ * @since 0.1.0
+ */
+export type LineOutcome =
+  | "event"
+  | "repaired"
+  | "blank"
+  | "not_event"
+  | "invalid_json"
+  | "too_large"
+  | "too_deep"
+  | "too_many_fields"
+  | "string_too_long"
+
+/**
+ * Lines counted by outcome; they sum to the number of lines.
+ *
+ * @since 0.1.0
+ */
+export type LineCounts = { [K in LineOutcome]: number }
+
+/**
+ * Every outcome, in a stable order for reports.
+ *
+ * @since 0.1.0
+ */
+export const lineOutcomes: ReadonlyArray<LineOutcome> = [
+  "event",
+  "repaired",
+  "blank",
+  "not_event",
+  "invalid_json",
+  "too_large",
+  "too_deep",
+  "too_many_fields",
+  "string_too_long"
+]
+
+/**
+ * Outcomes that mean an event-looking line was rejected.
+ *
+ * @since 0.1.0
+ */
+export const rejectedOutcomes: ReadonlyArray<LineOutcome> = [
+  "invalid_json",
+  "too_large",
+  "too_deep",
+  "too_many_fields",
+  "string_too_long"
+]
+
+/**
+ * Fresh all-zero counts.
+ *
+ * @since 0.1.0
+ */
+export const emptyCounts = (): LineCounts => ({
+  event: 0,
+  repaired: 0,
+  blank: 0,
+  not_event: 0,
+  invalid_json: 0,
+  too_large: 0,
+  too_deep: 0,
+  too_many_fields: 0,
+  string_too_long: 0
+})
+
+/**
+ * One event found in the log.
+ *
+ * @since 0.1.0
+ */
+export interface ExtractedEvent {
+  /** The 0-based number of the line it was on. */
+  readonly index: number
+  /**
+   * The event's own fields as the text of a JSON object: `_e` removed, and the
+   * time field removed when it became {@link ExtractedEvent.time}. Strict
+   * events are re-sliced from the log line rather than re-serialized, so
+   * numbers keep their exact digits; `JSON.parse` it to get the fields.
+   */
+  readonly json: string
+  /** Epoch milliseconds from the event's `timestamp` or `Timestamp`; null when it has no usable one. */
+  readonly time: number | null
+  /** Paths (dot-separated) of the values that were repaired; empty for strict JSON. */
+  readonly repaired: ReadonlyArray<string>
+}
+
+/**
+ * The events of one log text and the account of its lines.
+ *
+ * @since 0.1.0
+ */
+export interface Extraction {
+  readonly events: Array<ExtractedEvent>
+  readonly lines: number
+  readonly counts: LineCounts
+}
+
+const NO_REPAIRS: ReadonlyArray<string> = []
+
+const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d || c === 0xfeff || c === 0x0b || c === 0x0c
+
+/** UTF-8 length of a string; only called when the UTF-16 length cannot decide. */
+const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8")
+
+/** True when a string's UTF-8 length exceeds `max`, computing it only when needed. */
+const exceedsBytes = (s: string, max: number): boolean =>
+  s.length > max || (s.length * 3 > max && utf8Length(s) > max)
+
+/**
+ * Walks a parsed event for the shape limits, replacing non-finite numbers
+ * (`1e999` parses to Infinity) with null. Paths are built only for repairs.
+ */
+class Checker {
+  fields = 0
+  repaired: Array<string> | undefined = undefined
+  readonly path: Array<string | number> = []
+
+  constructor(readonly limits: Limits) {}
+
+  reset(): void {
+    this.fields = 0
+    this.repaired = undefined
+    this.path.length = 0
+  }
+
+  /** Returns the first limit broken, or undefined. */
+  check(value: object, depth: number, countFields: boolean): LineOutcome | undefined {
+    if (depth > this.limits.maxDepth) return "too_deep"
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const r = this.item(value, i, value[i], depth, false)
+        if (r !== undefined) return r
+      }
+      return undefined
+    }
+    const record = value as Record<string, unknown>
+    for (const key in record) {
+      if (countFields && ++this.fields > this.limits.maxFields) return "too_many_fields"
+      const r = this.item(record, key, record[key], depth, countFields)
+      if (r !== undefined) return r
+    }
+    return undefined
+  }
+
+  item(
+    parent: Record<string, unknown> | Array<unknown>,
+    key: string | number,
+    value: unknown,
+    depth: number,
+    countFields: boolean
+  ): LineOutcome | undefined {
+    switch (typeof value) {
+      case "string":
+        return exceedsBytes(value, this.limits.maxStringBytes) ? "string_too_long" : undefined
+      case "number":
+        if (!Number.isFinite(value)) {
+          ;(this.repaired ??= []).push([...this.path, key].join("."))
+          if (typeof key === "number") (parent as Array<unknown>)[key] = null
+          else defineField(parent as Record<string, unknown>, key, null)
+        }
+        return undefined
+      case "object": {
+        if (value === null) return undefined
+        this.path.push(key)
+        const r = this.check(value, depth + 1, countFields)
+        this.path.pop()
+        return r
+      }
+      default:
+        return undefined
+    }
+  }
+}
+
+const takeTime = (fields: Record<string, unknown>): number | null => {
+  for (const key of ["timestamp", "Timestamp"]) {
+    if (Object.hasOwn(fields, key)) {
+      const time = toEventTime(fields[key])
+      if (time !== null) {
+        delete fields[key]
+        return time
+      }
+    }
+  }
+  return null
+}
+
+/**
+ * Extracts the events from one log text, in order, and counts every line by
+ * its outcome. Pure and synchronous; never throws on any input string.
+ *
+ * Lines are split on `\n`; a trailing `\r`, surrounding whitespace and a
+ * leading byte-order mark are ignored. A final newline does not start a line.
+ *
+ * @since 0.1.0
+ */
+export const extract = (text: string, limits: Limits = defaultLimits): Extraction => {
+  const counts = emptyCounts()
+  const events: Array<ExtractedEvent> = []
+  const length = text.length
+  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0
+  let index = 0
+  // Position of the next `"_e"` at or after the current line; -1 when none is left.
+  let marker = -2
+
+  while (pos < length) {
+    const newline = text.indexOf("\n", pos)
+    const lineEnd = newline === -1 ? length : newline
+    let start = pos
+    let c = text.charCodeAt(start)
+    while (start < lineEnd && isBlank(c)) c = text.charCodeAt(++start)
+
+    if (start === lineEnd) {
+      counts.blank++
+    } else if (c !== 0x7b) {
+      counts.not_event++
+    } else {
+      if (marker !== -1 && marker < start) marker = text.indexOf("\"_e\"", start)
+      if (marker === -1 || marker >= lineEnd) {
+        counts.not_event++
+      } else {
+        let end = lineEnd
+        while (end > start && isBlank(text.charCodeAt(end - 1))) end--
+        const outcome = candidate(text.slice(start, end), index, limits, events)
+        counts[outcome]++
+      }
+    }
+    index++
+    pos = lineEnd + 1
+  }
+
+  return { events, lines: index, counts }
+}
+
+let lastChecker: Checker | undefined
+
+/** One checker per limits object, reused across lines. */
+const checkerFor = (limits: Limits): Checker => {
+  if (lastChecker === undefined || lastChecker.limits !== limits) lastChecker = new Checker(limits)
+  lastChecker.reset()
+  return lastChecker
+}
+
+let lastScanOut: ScanOut | undefined
+
+const scanOutFor = (limits: Limits): ScanOut => {
+  if (lastScanOut === undefined || lastScanOut.maxDepth !== limits.maxDepth) lastScanOut = new ScanOut(limits.maxDepth)
+  return lastScanOut
+}
+
+/** Classifies one candidate line and, when it is an event within limits, appends it. */
+const candidate = (
+  line: string,
+  index: number,
+  limits: Limits,
+  events: Array<ExtractedEvent>
+): LineOutcome => {
+  if (exceedsBytes(line, limits.maxLineBytes)) return "too_large"
+  const out = scanOutFor(limits)
+  const scan = scanEvent(line, limits.maxFields, limits.maxStringBytes, out)
+  return scan === SCAN_OK ? fastEvent(line, index, out, events) : exactEvent(line, index, limits, events, scan === SCAN_SYNTAX)
+}
+
+/** The time in a raw JSON value token, or null. */
+const tokenTime = (line: string, start: number, end: number): number | null => {
+  const c = line.charCodeAt(start)
+  if (c === 0x22) return toEventTime(JSON.parse(line.slice(start, end)))
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return toEventTime(Number(line.slice(start, end)))
+  return null
+}
+
+/**
+ * The fast path's verdict on a strict, within-limits JSON object: an event
+ * when its last `_e` is the number 1. The event's JSON is the line's
+ * top-level members minus `_e` and the time field, sliced, not re-serialized.
+ */
+const fastEvent = (line: string, index: number, out: ScanOut, events: Array<ExtractedEvent>): LineOutcome => {
+  const { kinds, starts, valueStarts, ends, members } = out
+  let e = -1
+  let lower = -1
+  let upper = -1
+  for (let i = 0; i < members; i++) {
+    const kind = kinds[i]
+    if (kind === KEY_E) e = i
+    else if (kind === KEY_TIMESTAMP) lower = i
+    else if (kind === KEY_TIMESTAMP_CAP) upper = i
+  }
+  // Duplicate keys: like JSON.parse, the last one counts.
+  if (e < 0 || Number(line.slice(valueStarts[e]!, ends[e]!)) !== 1) return "not_event"
+
+  let time: number | null = null
+  let drop = KEY_E
+  if (lower >= 0) {
+    time = tokenTime(line, valueStarts[lower]!, ends[lower]!)
+    if (time !== null) drop = KEY_TIMESTAMP
+  }
+  if (time === null && upper >= 0) {
+    time = tokenTime(line, valueStarts[upper]!, ends[upper]!)
+    if (time !== null) drop = KEY_TIMESTAMP_CAP
+  }
+
+  // Consecutive kept members are sliced as one run, separators and all.
+  let json = "{"
+  let first = true
+  let runStart = -1
+  let runEnd = -1
+  for (let i = 0; i < members; i++) {
+    const kind = kinds[i]
+    if (kind === KEY_E || kind === drop) {
+      if (runStart >= 0) {
+        json += (first ? "" : ",") + line.slice(runStart, runEnd)
+        first = false
+        runStart = -1
+      }
+      continue
+    }
+    if (runStart < 0) runStart = starts[i]!
+    runEnd = ends[i]!
+  }
+  if (runStart >= 0) json += (first ? "" : ",") + line.slice(runStart, runEnd)
+  events.push({ index, json: json + "}", time, repaired: NO_REPAIRS })
+  return "event"
+}
+
+/**
+ * The exact path, for every line the scanner declined: `JSON.parse`, or the
+ * lenient parser for aos's non-strict output straight away when the scanner
+ * saw that `JSON.parse` would throw; then the limits on the value.
+ */
+const exactEvent = (
+  line: string,
+  index: number,
+  limits: Limits,
+  events: Array<ExtractedEvent>,
+  notStrict: boolean
+): LineOutcome => {
+  let value: unknown
+  let repaired: ReadonlyArray<string> = NO_REPAIRS
+  let parsed = false
+  if (!notStrict) {
+    try {
+      value = JSON.parse(line)
+      parsed = true
+    } catch {
+      // not strict after all: the lenient parser decides
+    }
+  }
+  if (!parsed) {
+    const lenient = parseLenient(line, limits.maxDepth)
+    if (lenient._tag === "Invalid") return "invalid_json"
+    if (lenient._tag === "TooDeep") return "too_deep"
+    value = lenient.value
+    repaired = lenient.repaired
+  }
+
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not_event"
+  const fields = value as Record<string, unknown>
+  if (fields._e !== 1 || !Object.hasOwn(fields, "_e")) return "not_event"
+  delete fields._e
+
+  const checker = checkerFor(limits)
+  const broken = checker.check(fields, 1, true)
+  if (broken !== undefined) return broken
+  if (checker.repaired !== undefined) repaired = [...repaired, ...checker.repaired]
+
+  const time = takeTime(fields)
+  events.push({ index, json: JSON.stringify(fields), time, repaired })
+  return repaired.length > 0 ? "repaired" : "event"
+}
