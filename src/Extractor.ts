@@ -69,7 +69,7 @@ export class InvalidLimitsError extends Schema.TaggedError<InvalidLimitsError>()
  * @since 0.1.0
  */
 export const makeLimits = (limits: Partial<Limits> = {}): Either.Either<Limits, InvalidLimitsError> =>
-  Schema.decodeUnknownEither(Limits)({ ...defaultLimits, ...limits }).pipe(
+  Schema.decodeUnknownEither(Limits, { errors: "all" })({ ...defaultLimits, ...limits }).pipe(
     Either.mapLeft((error) =>
       new InvalidLimitsError({
         issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => `${i.path.join(".")}: ${i.message}`)

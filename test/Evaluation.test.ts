@@ -1,0 +1,160 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import * as fs from "node:fs"
+import { decode, decodeSync, EvaluationDecodeError, logText } from "../src/Evaluation.js"
+
+const examplePath = new URL("../examples/aos-token-evaluations.ndjson", import.meta.url)
+const exampleRecords = (): Array<unknown> =>
+  fs.readFileSync(examplePath, "utf8").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as unknown)
+
+const base = {
+  processId: "P1",
+  messageId: "M1",
+  ordinate: "7",
+  cron: null,
+  timestamp: 1727000002464,
+  blockHeight: 1500001,
+  readOnly: false,
+  output: { Output: { data: "hello", prompt: "> " }, Error: null, GasUsed: 0, memorySize: 109903872 }
+}
+
+const decodeOk = (input: unknown) => {
+  const result = decodeSync(input)
+  if (Either.isLeft(result)) assert.fail(result.left.message)
+  return result.right
+}
+
+const decodeErr = (input: unknown): EvaluationDecodeError => {
+  const result = decodeSync(input)
+  if (Either.isRight(result)) assert.fail("expected a decode error")
+  return result.left
+}
+
+describe("Evaluation", () => {
+  it("decodes every record of the real aos example", () => {
+    const records = exampleRecords()
+    assert.strictEqual(records.length, 134)
+    const decoded = records.map(decodeOk)
+    assert.strictEqual(decoded.filter((e) => e.readOnly).length, 12)
+    assert.strictEqual(decoded.filter((e) => e.cron !== null).length, 9)
+    const cron = decoded.find((e) => e.cron === "0-10-minutes")!
+    assert.strictEqual(cron.messageId, null)
+    assert.strictEqual(typeof cron.ordinate, "string")
+  })
+
+  it("accepts numbers or strings where the CU gives either", () => {
+    const e = decodeOk({
+      ...base,
+      ordinate: 0,
+      timestamp: "1727000002464",
+      blockHeight: "1500001",
+      output: { ...base.output, GasUsed: "12", memorySize: "4096" }
+    })
+    assert.strictEqual(e.ordinate, "0")
+    assert.strictEqual(e.timestamp, 1727000002464)
+    assert.strictEqual(e.blockHeight, 1500001)
+    assert.strictEqual(e.output.GasUsed, 12)
+    assert.strictEqual(e.output.memorySize, 4096)
+  })
+
+  it("fills what older CUs leave out", () => {
+    const e = decodeOk({ processId: "P", ordinate: "1", timestamp: 1, output: { Output: "text" } })
+    assert.strictEqual(e.messageId, null)
+    assert.strictEqual(e.cron, null)
+    assert.strictEqual(e.readOnly, false)
+    assert.strictEqual(e.output.Error, null)
+    assert.strictEqual(e.output.memorySize, null)
+  })
+
+  it("names every bad field, once each", () => {
+    const error = decodeErr({
+      ...base,
+      processId: 42,
+      timestamp: "soon",
+      output: { ...base.output, GasUsed: "lots" }
+    })
+    assert.deepStrictEqual(error.issues, [
+      "processId: Expected string, actual 42",
+      "timestamp: Expected a finite number or numeric string, actual \"soon\"",
+      "output.GasUsed: Expected a finite number or numeric string, actual \"lots\""
+    ])
+    assert.include(error.message, "output.GasUsed")
+  })
+
+  it("refuses non-finite numbers and empty ordinates", () => {
+    assert.deepStrictEqual(decodeErr({ ...base, timestamp: "Infinity" }).issues, [
+      "timestamp: Expected a finite number or numeric string, actual \"Infinity\""
+    ])
+    assert.match(decodeErr({ ...base, ordinate: "" }).issues[0]!, /^ordinate: /)
+  })
+
+  it("names a missing required field", () => {
+    const { processId: _, ...rest } = base
+    assert.match(decodeErr(rest).issues[0]!, /^processId: /)
+    assert.match(decodeErr(null).issues[0]!, /^\(record\): /)
+  })
+
+  it.effect("decodes as an Effect with a typed error", () =>
+    Effect.gen(function*() {
+      const ok = yield* decode(base)
+      assert.strictEqual(ok.processId, "P1")
+      const error = yield* Effect.flip(decode({}))
+      assert.strictEqual(error._tag, "EvaluationDecodeError")
+    }))
+})
+
+describe("logText", () => {
+  const output = (o: object) => decodeOk({ ...base, output: o }).output
+
+  it("takes Error when it is a string, and marks the evaluation failed", () => {
+    const t = logText(output({ Output: { data: "ignored" }, Error: "{\"_e\": 1}\nstack" }))
+    assert.deepStrictEqual(t, { _tag: "Text", text: "{\"_e\": 1}\nstack", source: "Error", failed: true })
+  })
+
+  it("takes Output.data on success", () => {
+    assert.deepStrictEqual(logText(output({ Output: { data: "a\nb" }, Error: null })), {
+      _tag: "Text",
+      text: "a\nb",
+      source: "Output.data",
+      failed: false
+    })
+  })
+
+  it("takes Output when it is a string", () => {
+    assert.deepStrictEqual(logText(output({ Output: "plain" })), {
+      _tag: "Text",
+      text: "plain",
+      source: "Output",
+      failed: false
+    })
+  })
+
+  it("falls back past a non-string Error, still failed", () => {
+    const t = logText(output({ Output: { data: "x" }, Error: { code: 1 } }))
+    assert.deepStrictEqual(t, { _tag: "Text", text: "x", source: "Output.data", failed: true })
+  })
+
+  it("gives a reason when there is no text", () => {
+    assert.deepStrictEqual(logText(output({ Output: null })), { _tag: "NoText", reason: "no_output", failed: false })
+    assert.deepStrictEqual(logText(output({ Output: { data: { json: 1 } } })), {
+      _tag: "NoText",
+      reason: "data_not_text",
+      failed: false
+    })
+    assert.deepStrictEqual(logText(output({ Output: null, Error: { message: "boom" } })), {
+      _tag: "NoText",
+      reason: "error_not_text",
+      failed: true
+    })
+  })
+
+  it("finds the text of every example record", () => {
+    const sources = new Map<string, number>()
+    for (const record of exampleRecords()) {
+      const t = logText(decodeOk(record).output)
+      const key = t._tag === "Text" ? `${t.source}:${t.failed}` : t.reason
+      sources.set(key, (sources.get(key) ?? 0) + 1)
+    }
+    assert.deepStrictEqual(Object.fromEntries(sources), { "Output.data:false": 130, "Error:true": 4 })
+  })
+})
