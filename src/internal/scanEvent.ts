@@ -181,6 +181,8 @@ export const scanEvent = (
   let fields = 0
   let member = -1
   let state = VALUE
+  // The next backslash at or after the current key; found lazily, so the scan stays linear.
+  let backslash = escapes ? 0 : -1
   let valueStarts = out.valueStarts
   let ends = out.ends
   // Strings this short cannot break the string limit, whatever they encode to.
@@ -279,7 +281,10 @@ export const scanEvent = (
         let kind = KEY_OTHER
         if (sp === 1) {
           // An escaped top-level key could spell `_e`: the exact path decides.
-          if (escapes && s.lastIndexOf("\\", end - 2) > p) return SCAN_DECLINED
+          if (escapes) {
+            if (backslash !== -1 && backslash < p) backslash = s.indexOf("\\", p)
+            if (backslash !== -1 && backslash < end) return SCAN_DECLINED
+          }
           kind = keyKind(s, p, end)
           member = out.members++
           if (member === out.starts.length) {
