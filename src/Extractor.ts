@@ -190,6 +190,9 @@ export interface Extraction {
 
 const NO_REPAIRS: ReadonlyArray<string> = []
 
+/** The deepest the lenient parser recurses (the most `maxDepth` may be); deeper is `too_deep`. */
+const LENIENT_MAX_DEPTH = 1_000
+
 const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d || c === 0xfeff || c === 0x0b || c === 0x0c
 
 /** UTF-8 length of a string; only called when the UTF-16 length cannot decide. */
@@ -439,7 +442,8 @@ const exactEvent = (
     }
   }
   if (!parsed) {
-    const lenient = parseLenient(line, limits.maxDepth)
+    // The depth limit is judged below, for events only; this bound only guards the stack.
+    const lenient = parseLenient(line, LENIENT_MAX_DEPTH)
     if (lenient._tag === "Invalid") return "invalid_json"
     if (lenient._tag === "TooDeep") return "too_deep"
     value = lenient.value

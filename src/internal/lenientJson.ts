@@ -46,7 +46,7 @@ class Parser {
   pos = 0
   tooDeep = false
   readonly path: Array<string> = []
-  readonly repaired: Array<string> = []
+  repaired: Array<string> = []
 
   readonly end: number
 
@@ -71,6 +71,11 @@ class Parser {
   markRepaired(): void {
     const here = this.path.join(".")
     if (this.repaired[this.repaired.length - 1] !== here) this.repaired.push(here)
+  }
+
+  forget(key: string): void {
+    const prefix = [...this.path, key].join(".")
+    this.repaired = this.repaired.filter((p) => p !== prefix && !p.startsWith(prefix + "."))
   }
 
   value(depth: number): unknown | Fail {
@@ -130,8 +135,11 @@ class Parser {
     while (pos < this.end) {
       const c = text.charCodeAt(pos)
       if (c === 0x22) break
-      if (c === 0x5c) pos += 2
-      else {
+      if (c === 0x5c) {
+        // A raw control character cannot be escaped: repairing it would make `\` + it a valid escape.
+        if (text.charCodeAt(pos + 1) < 0x20) return FAIL
+        pos += 2
+      } else {
         if (c < 0x20) control = true
         pos++
       }
@@ -196,6 +204,8 @@ class Parser {
       if (key === FAIL) return FAIL
       this.skipWhitespace()
       if (this.text.charCodeAt(this.pos++) !== 0x3a) return FAIL
+      // A duplicate key replaces the earlier value, and with it that value's repairs.
+      if (Object.hasOwn(out, key)) this.forget(key)
       this.path.push(key)
       const item = this.value(depth)
       this.path.pop()

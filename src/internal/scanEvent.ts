@@ -102,8 +102,8 @@ const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
 
 /**
  * Index after the JSON number starting at `p`; -1 when it is not one, -2 when
- * it might not be finite (an exponent of 3+ digits, or 300+ digits): the
- * exact path decides those.
+ * it might not be finite (an exponent of 3+ digits, an exponent that overflows,
+ * or 300+ digits): the exact path decides those.
  */
 const endOfNumber = (s: string, p: number): number => {
   const start = p
@@ -131,6 +131,8 @@ const endOfNumber = (s: string, p: number): number => {
     do c = s.charCodeAt(++p)
     while (isDigit(c))
     if (p - digits > 2) return -2
+    // A long mantissa can still overflow with a two-digit exponent.
+    return Number.isFinite(Number(s.slice(start, p))) ? p : -2
   }
   return p - start > 300 ? -2 : p
 }
@@ -169,7 +171,9 @@ export const scanEvent = (
   maxStringBytes: number,
   out: ScanOut
 ): number => {
-  if (s.charCodeAt(0) !== 0x7b || CONTROL.test(s)) return SCAN_SYNTAX
+  if (s.charCodeAt(0) !== 0x7b) return SCAN_SYNTAX
+  // Tabs between tokens are valid JSON, so this is not proof of a syntax error.
+  if (CONTROL.test(s)) return SCAN_DECLINED
   const escapes = s.indexOf("\\") !== -1
   if (escapes && SUSPICIOUS_ESCAPE.test(s)) return SCAN_SYNTAX
   const n = s.length
