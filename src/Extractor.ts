@@ -433,6 +433,7 @@ const exactEvent = (
   let value: unknown
   let repaired: ReadonlyArray<string> = NO_REPAIRS
   let parsed = false
+  let strict = true
   if (!notStrict) {
     try {
       value = JSON.parse(line)
@@ -448,6 +449,7 @@ const exactEvent = (
     if (lenient._tag === "TooDeep") return "too_deep"
     value = lenient.value
     repaired = lenient.repaired
+    strict = !lenient.notStrict
   }
 
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "not_event"
@@ -462,5 +464,5 @@ const exactEvent = (
 
   const time = takeTime(fields)
   events.push({ index, json: JSON.stringify(fields), time, repaired })
-  return repaired.length > 0 ? "repaired" : "event"
+  return repaired.length > 0 || !strict ? "repaired" : "event"
 }

@@ -14,7 +14,14 @@
 
 /** The outcome of a lenient parse. */
 export type LenientResult =
-  | { readonly _tag: "Ok"; readonly value: unknown; readonly repaired: ReadonlyArray<string> }
+  | {
+    readonly _tag: "Ok"
+    readonly value: unknown
+    /** Dot-joined paths of the repaired values still in the result. */
+    readonly repaired: ReadonlyArray<string>
+    /** True when the text was not strict JSON, even if no repaired value survived. */
+    readonly notStrict: boolean
+  }
   | { readonly _tag: "Invalid" }
   | { readonly _tag: "TooDeep" }
 
@@ -42,11 +49,20 @@ export const defineField = (target: Record<string, unknown>, key: string, value:
   }
 }
 
+const samePath = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
+  a.length === b.length && startsWithPath(a, b)
+
+const startsWithPath = (path: ReadonlyArray<string>, prefix: ReadonlyArray<string>): boolean =>
+  path.length >= prefix.length && prefix.every((segment, i) => path[i] === segment)
+
 class Parser {
   pos = 0
   tooDeep = false
   readonly path: Array<string> = []
-  repaired: Array<string> = []
+  /** Repaired values by path segments, compared segment by segment (keys may contain dots). */
+  repaired: Array<ReadonlyArray<string>> = []
+  /** Whether anything was repaired at all, even if a duplicate key later replaced it. */
+  anyRepair = false
 
   readonly end: number
 
@@ -69,13 +85,14 @@ class Parser {
   }
 
   markRepaired(): void {
-    const here = this.path.join(".")
-    if (this.repaired[this.repaired.length - 1] !== here) this.repaired.push(here)
+    this.anyRepair = true
+    const last = this.repaired[this.repaired.length - 1]
+    if (last === undefined || !samePath(last, this.path)) this.repaired.push([...this.path])
   }
 
   forget(key: string): void {
-    const prefix = [...this.path, key].join(".")
-    this.repaired = this.repaired.filter((p) => p !== prefix && !p.startsWith(prefix + "."))
+    const prefix = [...this.path, key]
+    this.repaired = this.repaired.filter((p) => !startsWithPath(p, prefix))
   }
 
   value(depth: number): unknown | Fail {
@@ -228,5 +245,5 @@ export const parseLenient = (line: string, maxDepth: number): LenientResult => {
   if (value === FAIL) return parser.tooDeep ? TOO_DEEP : INVALID
   parser.skipWhitespace()
   if (parser.pos !== line.length) return INVALID
-  return { _tag: "Ok", value, repaired: parser.repaired }
+  return { _tag: "Ok", value, repaired: parser.repaired.map((p) => p.join(".")), notStrict: parser.anyRepair }
 }

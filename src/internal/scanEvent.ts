@@ -175,7 +175,8 @@ export const scanEvent = (
   // Tabs between tokens are valid JSON, so this is not proof of a syntax error.
   if (CONTROL.test(s)) return SCAN_DECLINED
   const escapes = s.indexOf("\\") !== -1
-  if (escapes && SUSPICIOUS_ESCAPE.test(s)) return SCAN_SYNTAX
+  // Not proof: an escaped backslash before a letter looks the same.
+  if (escapes && SUSPICIOUS_ESCAPE.test(s)) return SCAN_DECLINED
   const n = s.length
   const stack = out.stack
   const maxDepth = out.maxDepth
