@@ -12,7 +12,18 @@
 import { Either, ParseResult, Schema } from "effect"
 import { toEventTime } from "./internal/eventTime.js"
 import { defineField, parseLenient } from "./internal/lenientJson.js"
-import { KEY_E, KEY_TIMESTAMP, KEY_TIMESTAMP_CAP, SCAN_OK, SCAN_SYNTAX, scanEvent, ScanOut } from "./internal/scanEvent.js"
+import {
+  KEY_E,
+  KEY_RESERVED,
+  KEY_TIMESTAMP,
+  KEY_TIMESTAMP_CAP,
+  NO_RESERVED_KEYS,
+  ReservedKeys,
+  SCAN_OK,
+  SCAN_SYNTAX,
+  scanEvent,
+  ScanOut
+} from "./internal/scanEvent.js"
 
 const PositiveInt = (max: number) => Schema.Int.pipe(Schema.positive(), Schema.lessThanOrEqualTo(max))
 
@@ -190,6 +201,23 @@ export interface Extraction {
 
 const NO_REPAIRS: ReadonlyArray<string> = []
 
+/**
+ * Top-level event keys to rename rather than pass through, so that they cannot
+ * collide with fields someone else adds (the vacuum's evaluation context):
+ * `reserveKeys(["processId"])` turns an event's own `processId` into
+ * `event.processId`.
+ *
+ * @since 0.1.0
+ */
+export const reserveKeys = (names: ReadonlyArray<string>, prefix = "event."): ReservedKeys => new ReservedKeys(names, prefix)
+
+/**
+ * A set of reserved keys made by {@link reserveKeys}.
+ *
+ * @since 0.1.0
+ */
+export type { ReservedKeys }
+
 /** The deepest the lenient parser recurses (the most `maxDepth` may be); deeper is `too_deep`. */
 const LENIENT_MAX_DEPTH = 1_000
 
@@ -290,7 +318,11 @@ const takeTime = (fields: Record<string, unknown>): number | null => {
  *
  * @since 0.1.0
  */
-export const extract = (text: string, limits: Limits = defaultLimits): Extraction => {
+export const extract = (
+  text: string,
+  limits: Limits = defaultLimits,
+  reserved: ReservedKeys = NO_RESERVED_KEYS
+): Extraction => {
   const counts = emptyCounts()
   const events: Array<ExtractedEvent> = []
   const length = text.length
@@ -317,7 +349,7 @@ export const extract = (text: string, limits: Limits = defaultLimits): Extractio
       } else {
         let end = lineEnd
         while (end > start && isBlank(text.charCodeAt(end - 1))) end--
-        const outcome = candidate(text.slice(start, end), index, limits, events)
+        const outcome = candidate(text.slice(start, end), index, limits, reserved, events)
         counts[outcome]++
       }
     }
@@ -349,12 +381,15 @@ const candidate = (
   line: string,
   index: number,
   limits: Limits,
+  reserved: ReservedKeys,
   events: Array<ExtractedEvent>
 ): LineOutcome => {
   if (exceedsBytes(line, limits.maxLineBytes)) return "too_large"
   const out = scanOutFor(limits)
-  const scan = scanEvent(line, limits.maxFields, limits.maxStringBytes, out)
-  return scan === SCAN_OK ? fastEvent(line, index, out, events) : exactEvent(line, index, limits, events, scan === SCAN_SYNTAX)
+  const scan = scanEvent(line, limits.maxFields, limits.maxStringBytes, out, reserved)
+  return scan === SCAN_OK
+    ? fastEvent(line, index, out, reserved, events)
+    : exactEvent(line, index, limits, reserved, events, scan === SCAN_SYNTAX)
 }
 
 /** The time in a raw JSON value token, or null. */
@@ -370,7 +405,13 @@ const tokenTime = (line: string, start: number, end: number): number | null => {
  * when its last `_e` is the number 1. The event's JSON is the line's
  * top-level members minus `_e` and the time field, sliced, not re-serialized.
  */
-const fastEvent = (line: string, index: number, out: ScanOut, events: Array<ExtractedEvent>): LineOutcome => {
+const fastEvent = (
+  line: string,
+  index: number,
+  out: ScanOut,
+  reserved: ReservedKeys,
+  events: Array<ExtractedEvent>
+): LineOutcome => {
   const { kinds, starts, valueStarts, ends, members } = out
   let e = -1
   let lower = -1
@@ -395,18 +436,25 @@ const fastEvent = (line: string, index: number, out: ScanOut, events: Array<Extr
     if (time !== null) drop = KEY_TIMESTAMP_CAP
   }
 
-  // Consecutive kept members are sliced as one run, separators and all.
+  // Consecutive kept members are sliced as one run, separators and all;
+  // a reserved key ends the run and is written under its new name.
   let json = "{"
   let first = true
   let runStart = -1
   let runEnd = -1
   for (let i = 0; i < members; i++) {
-    const kind = kinds[i]
-    if (kind === KEY_E || kind === drop) {
+    const kind = kinds[i]!
+    const rename = kind === KEY_E || kind === drop ? -1 : renameIndex(kind, reserved)
+    if (kind === KEY_E || kind === drop || rename >= 0) {
       if (runStart >= 0) {
         json += (first ? "" : ",") + line.slice(runStart, runEnd)
         first = false
         runStart = -1
+      }
+      if (rename >= 0) {
+        const name = reserved.names[rename]!
+        json += (first ? "" : ",") + reserved.renamed[rename] + line.slice(starts[i]! + name.length + 2, ends[i]!)
+        first = false
       }
       continue
     }
@@ -418,6 +466,25 @@ const fastEvent = (line: string, index: number, out: ScanOut, events: Array<Extr
   return "event"
 }
 
+/** The reserved-key index of a kept member's kind, or -1. */
+const renameIndex = (kind: number, reserved: ReservedKeys): number => {
+  if (kind >= KEY_RESERVED) return kind - KEY_RESERVED
+  if (kind === KEY_TIMESTAMP) return reserved.index.get("timestamp") ?? -1
+  if (kind === KEY_TIMESTAMP_CAP) return reserved.index.get("Timestamp") ?? -1
+  return -1
+}
+
+/** The fields with every reserved key renamed, in their order; the same object when none is present. */
+const renameReserved = (fields: Record<string, unknown>, reserved: ReservedKeys): Record<string, unknown> => {
+  if (!reserved.names.some((name) => Object.hasOwn(fields, name))) return fields
+  const renamed: Record<string, unknown> = {}
+  for (const key of Object.keys(fields)) {
+    const r = reserved.index.get(key)
+    defineField(renamed, r === undefined ? key : reserved.prefix + key, fields[key])
+  }
+  return renamed
+}
+
 /**
  * The exact path, for every line the scanner declined: `JSON.parse`, or the
  * lenient parser for aos's non-strict output straight away when the scanner
@@ -427,6 +494,7 @@ const exactEvent = (
   line: string,
   index: number,
   limits: Limits,
+  reserved: ReservedKeys,
   events: Array<ExtractedEvent>,
   notStrict: boolean
 ): LineOutcome => {
@@ -463,6 +531,7 @@ const exactEvent = (
   if (checker.repaired !== undefined) repaired = [...repaired, ...checker.repaired]
 
   const time = takeTime(fields)
-  events.push({ index, json: JSON.stringify(fields), time, repaired })
+  const kept = reserved.names.length === 0 ? fields : renameReserved(fields, reserved)
+  events.push({ index, json: JSON.stringify(kept), time, repaired })
   return repaired.length > 0 || !strict ? "repaired" : "event"
 }

@@ -3,7 +3,7 @@ import { Either } from "effect"
 import * as fs from "node:fs"
 import { decodeSync, logText } from "../src/Evaluation.js"
 import type { ExtractedEvent, LineCounts } from "../src/Extractor.js"
-import { defaultLimits, emptyCounts, extract, makeLimits } from "../src/Extractor.js"
+import { defaultLimits, emptyCounts, extract, makeLimits, reserveKeys } from "../src/Extractor.js"
 
 const fields = (event: ExtractedEvent | undefined): unknown => {
   assert.isDefined(event)
@@ -230,6 +230,37 @@ describe("extract: keys are plain data", () => {
     assert.deepStrictEqual(Object.getOwnPropertyDescriptor(second, "__proto__")?.value, { polluted: null })
     const third = JSON.parse(r.events[2]!.json) as { a: Record<string, unknown> }
     assert.deepStrictEqual(Object.getOwnPropertyDescriptor(third.a, "__proto__")?.value, { polluted: null })
+  })
+})
+
+describe("extract: reserved keys", () => {
+  const reserved = reserveKeys(["processId", "nonce", "timestamp"])
+
+  it("renames a reserved top-level key on the fast path, keeping its value's exact text", () => {
+    const r = extract("{\"_e\":1, \"processId\" : \"spoof\",\"a\":1,\"nonce\":10000000000000000000001}", defaultLimits, reserved)
+    assert.strictEqual(r.events[0]!.json, "{\"event.processId\" : \"spoof\",\"a\":1,\"event.nonce\":10000000000000000000001}")
+    assert.deepStrictEqual(r.counts, counts({ event: 1 }))
+  })
+
+  it("renames on the exact path the same way, in key order", () => {
+    const r = extract("{\"_e\":1,\"a\":inf,\"process\\u0049d\":\"spoof\",\"b\":2}", defaultLimits, reserved)
+    assert.strictEqual(r.events[0]!.json, "{\"a\":null,\"event.processId\":\"spoof\",\"b\":2}")
+    assert.deepStrictEqual(r.counts, counts({ repaired: 1 }))
+  })
+
+  it("renames a time field only when it stays a field", () => {
+    const used = extract("{\"_e\":1,\"timestamp\":1727000008009}", defaultLimits, reserved)
+    assert.deepStrictEqual(fields(used.events[0]), {})
+    assert.strictEqual(used.events[0]!.time, 1727000008009)
+    const kept = extract("{\"_e\":1,\"timestamp\":\"soon\",\"Timestamp\":1727000008009}", defaultLimits, reserved)
+    assert.deepStrictEqual(fields(kept.events[0]), { "event.timestamp": "soon" })
+    const exact = extract("{\"_e\":1,\"timestamp\":\"soon\",\"x\":nan}", defaultLimits, reserved)
+    assert.deepStrictEqual(fields(exact.events[0]), { "event.timestamp": "soon", x: null })
+  })
+
+  it("leaves nested and look-alike keys alone", () => {
+    const r = extract("{\"_e\":1,\"processIds\":1,\"nonc\":2,\"o\":{\"processId\":3}}", defaultLimits, reserved)
+    assert.deepStrictEqual(fields(r.events[0]), { processIds: 1, nonc: 2, o: { processId: 3 } })
   })
 })
 

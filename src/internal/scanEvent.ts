@@ -19,6 +19,31 @@ export const KEY_OTHER = 0
 export const KEY_E = 1
 export const KEY_TIMESTAMP = 2
 export const KEY_TIMESTAMP_CAP = 3
+/** Kinds from here on are reserved keys: `KEY_RESERVED + index` into {@link ReservedKeys.names}. */
+export const KEY_RESERVED = 4
+
+/**
+ * Top-level keys that must not reach the output under their own name, each
+ * with the JSON text of the key it is renamed to. Grouped by length so the
+ * scanner pays almost nothing for keys that cannot match.
+ */
+export class ReservedKeys {
+  readonly byLength: Array<Array<number> | undefined> = []
+  readonly renamed: ReadonlyArray<string>
+  readonly index: ReadonlyMap<string, number>
+
+  constructor(readonly names: ReadonlyArray<string>, readonly prefix: string) {
+    if (names.length > 255 - KEY_RESERVED) throw new RangeError("too many reserved keys")
+    this.renamed = names.map((name) => JSON.stringify(prefix + name))
+    this.index = new Map(names.map((name, i) => [name, i]))
+    names.forEach((name, i) => {
+      ;(this.byLength[name.length] ??= []).push(i)
+    })
+  }
+}
+
+/** No reserved keys. */
+export const NO_RESERVED_KEYS = new ReservedKeys([], "")
 
 /** Reusable output of {@link scanEvent}; valid until the next call. */
 export class ScanOut {
@@ -137,14 +162,20 @@ const endOfNumber = (s: string, p: number): number => {
   return p - start > 300 ? -2 : p
 }
 
-const keyKind = (s: string, p: number, end: number): number => {
+const keyKind = (s: string, p: number, end: number, reserved: ReservedKeys): number => {
   const length = end - p - 2
   if (length === 2) {
-    return s.charCodeAt(p + 1) === 0x5f && s.charCodeAt(p + 2) === 0x65 ? KEY_E : KEY_OTHER
-  }
-  if (length === 9) {
+    if (s.charCodeAt(p + 1) === 0x5f && s.charCodeAt(p + 2) === 0x65) return KEY_E
+  } else if (length === 9) {
     if (s.startsWith("timestamp", p + 1)) return KEY_TIMESTAMP
     if (s.startsWith("Timestamp", p + 1)) return KEY_TIMESTAMP_CAP
+  }
+  const candidates = reserved.byLength[length]
+  if (candidates !== undefined) {
+    for (let i = 0; i < candidates.length; i++) {
+      const r = candidates[i]!
+      if (s.startsWith(reserved.names[r]!, p + 1)) return KEY_RESERVED + r
+    }
   }
   return KEY_OTHER
 }
@@ -169,7 +200,8 @@ export const scanEvent = (
   s: string,
   maxFields: number,
   maxStringBytes: number,
-  out: ScanOut
+  out: ScanOut,
+  reserved: ReservedKeys = NO_RESERVED_KEYS
 ): number => {
   if (s.charCodeAt(0) !== 0x7b) return SCAN_SYNTAX
   // Tabs between tokens are valid JSON, so this is not proof of a syntax error.
@@ -290,7 +322,7 @@ export const scanEvent = (
             if (backslash !== -1 && backslash < p) backslash = s.indexOf("\\", p)
             if (backslash !== -1 && backslash < end) return SCAN_DECLINED
           }
-          kind = keyKind(s, p, end)
+          kind = keyKind(s, p, end, reserved)
           member = out.members++
           if (member === out.starts.length) {
             out.grow()
