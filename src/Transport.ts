@@ -1,0 +1,147 @@
+/**
+ * Where events go: the sinks. A `Transport` service is a list of named sinks;
+ * the vacuum gives each its own watermark, outbox and delivery fiber, so a
+ * slow or failing sink never holds up another.
+ *
+ * A sink only sends. Batching, retries, timeouts, durability and dedupe are
+ * the vacuum's, so a sink is a few lines: take a batch, answer one status per
+ * event, or fail the whole batch with a {@link TransportError}.
+ *
+ * @since 0.1.0
+ */
+import { Context, Data, Effect, Layer, Schema } from "effect"
+
+/**
+ * One event on its way out, as the outbox holds it.
+ *
+ * @since 0.1.0
+ */
+export interface OutboundEvent {
+  /** Stable id from the process, the evaluation's position and the line: the same event always has the same id. */
+  readonly id: string
+  /** Event time, epoch milliseconds. */
+  readonly time: number
+  /** The fields, context included, as the text of a JSON object. */
+  readonly data: string
+}
+
+/**
+ * A sink's answer for one event of a batch.
+ *
+ * @since 0.1.0
+ */
+export type EventStatus = Data.TaggedEnum<{
+  /** The sink has it: the event counts as delivered. */
+  Accepted: {}
+  /** The sink will never take it (say, a per-event 400): it is dead-lettered with the reason. */
+  Refused: { readonly reason: string }
+  /** Not this time (say, a per-event 503): it is sent again later. */
+  Retry: { readonly reason: string }
+}>
+
+/**
+ * Constructors for {@link EventStatus}.
+ *
+ * @since 0.1.0
+ */
+export const EventStatus = Data.taggedEnum<EventStatus>()
+
+/**
+ * The shared "accepted" status, so that an all-accepted answer allocates little.
+ *
+ * @since 0.1.0
+ */
+export const accepted: EventStatus = EventStatus.Accepted()
+
+/**
+ * An answer accepting every event of a batch of `n`.
+ *
+ * @since 0.1.0
+ */
+export const allAccepted = (n: number): ReadonlyArray<EventStatus> => new Array<EventStatus>(n).fill(accepted)
+
+/**
+ * A whole batch failed. `Unavailable` and `Timeout` are retried under the
+ * schedule; `TooLarge` makes the vacuum split the batch; `Rejected` stops the
+ * sink (a wrong key, a missing dataset): its events stay in the outbox until
+ * the setting is fixed and the vacuum restarted.
+ *
+ * @since 0.1.0
+ */
+export class TransportError extends Schema.TaggedError<TransportError>()("TransportError", {
+  sink: Schema.String,
+  reason: Schema.Literal("Unavailable", "Timeout", "TooLarge", "Rejected"),
+  description: Schema.String
+}) {
+  override get message(): string {
+    return `sink ${this.sink}: ${this.reason}: ${this.description}`
+  }
+}
+
+/**
+ * One destination.
+ *
+ * @since 0.1.0
+ */
+export interface Sink {
+  /** Unique among the sinks: it keys the sink's watermark and outbox. */
+  readonly name: string
+  /** Sends one batch; answers one status per event, in order. */
+  readonly send: (batch: ReadonlyArray<OutboundEvent>) => Effect.Effect<ReadonlyArray<EventStatus>, TransportError>
+  /** The largest batch the sink takes, when it has a limit of its own. */
+  readonly maxBatchEvents?: number | undefined
+  /** The largest batch in bytes of `data` the sink takes, when it has a limit of its own. */
+  readonly maxBatchBytes?: number | undefined
+}
+
+/**
+ * The sinks the vacuum delivers to.
+ *
+ * @since 0.1.0
+ */
+export class Transport extends Context.Tag("ao-event-vacuum/Transport")<Transport, {
+  readonly sinks: ReadonlyArray<Sink>
+}>() {}
+
+/**
+ * A bad sink setup: an empty or duplicate name, a missing setting.
+ *
+ * @since 0.1.0
+ */
+export class TransportConfigError extends Schema.TaggedError<TransportConfigError>()("TransportConfigError", {
+  description: Schema.String
+}) {
+  override get message(): string {
+    return this.description
+  }
+}
+
+/**
+ * A `Transport` of the given sinks, checking that their names are unique.
+ *
+ * @since 0.1.0
+ */
+export const make = (sinks: ReadonlyArray<Sink>): Effect.Effect<Transport["Type"], TransportConfigError> =>
+  Effect.suspend(() => {
+    const seen = new Set<string>()
+    for (const sink of sinks) {
+      if (sink.name.length === 0) {
+        return Effect.fail(new TransportConfigError({ description: "a sink has an empty name" }))
+      }
+      if (seen.has(sink.name)) {
+        return Effect.fail(
+          new TransportConfigError({ description: `two sinks are named ${JSON.stringify(sink.name)}; give each its own name` })
+        )
+      }
+      seen.add(sink.name)
+    }
+    return Effect.succeed(Transport.of({ sinks }))
+  })
+
+/**
+ * A layer of one sink.
+ *
+ * @since 0.1.0
+ */
+export const layerSink = <E, R>(sink: Effect.Effect<Sink, E, R>): Layer.Layer<Transport, E | TransportConfigError, R> =>
+  Layer.effect(Transport, Effect.flatMap(sink, (s) => make([s])))

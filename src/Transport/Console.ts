@@ -1,0 +1,99 @@
+/**
+ * A sink that prints events: readable lines for people, or one JSON per line.
+ *
+ * @since 0.1.0
+ */
+import { Config, Console, Effect, Layer } from "effect"
+import type { ConfigError } from "effect/ConfigError"
+import type { OutboundEvent, Sink, Transport, TransportConfigError } from "../Transport.js"
+import { allAccepted, layerSink } from "../Transport.js"
+
+/**
+ * `pretty`: one readable line an event. `json`: `{"time": RFC3339, "data": {...}}` a line.
+ *
+ * @since 0.1.0
+ */
+export type Format = "pretty" | "json"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly format?: Format | undefined
+  /** Defaults to `console`. */
+  readonly name?: string | undefined
+}
+
+/**
+ * One event as a line of JSON: `{"time": "...", "data": {...}}`, the shape of a
+ * Honeycomb batch element, so that no field of the event can be mistaken for
+ * the time.
+ *
+ * @since 0.1.0
+ */
+export const jsonLine = (event: OutboundEvent): string =>
+  `{"time":"${new Date(event.time).toISOString()}","data":${event.data}}`
+
+const CONTEXT = new Set(["processId", "nonce", "cron", "messageId", "timestamp", "gasUsed", "memorySize", "failed", "eventId"])
+
+const show = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value))
+
+/**
+ * One event as a readable line: time, process, nonce (and cron), then the
+ * event's own fields as `key=value`.
+ *
+ * @since 0.1.0
+ */
+export const prettyLine = (event: OutboundEvent): string => {
+  const fields = JSON.parse(event.data) as Record<string, unknown>
+  let line = `${new Date(event.time).toISOString()} ${show(fields.processId)} #${show(fields.nonce)}`
+  if (fields.cron !== undefined && fields.cron !== null) line += ` cron ${show(fields.cron)}`
+  if (fields.failed === true) line += " (failed evaluation)"
+  for (const key of Object.keys(fields)) {
+    if (!CONTEXT.has(key)) line += ` ${key}=${show(fields[key])}`
+  }
+  return line
+}
+
+/**
+ * The console sink: writes each batch through Effect's `Console`.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Sink => {
+  const name = options.name ?? "console"
+  const line = options.format === "json" ? jsonLine : prettyLine
+  return {
+    name,
+    send: (batch) =>
+      Effect.as(
+        Console.log(batch.map(line).join("\n")),
+        allAccepted(batch.length)
+      )
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<Transport, TransportConfigError> =>
+  layerSink(Effect.sync(() => make(options)))
+
+/**
+ * The console format from `EVENT_VACUUM_CONSOLE_FORMAT` (`pretty` or `json`, default `pretty`).
+ *
+ * @since 0.1.0
+ */
+export const formatConfig: Config.Config<Format> = Config.literal("pretty", "json")("EVENT_VACUUM_CONSOLE_FORMAT").pipe(
+  Config.withDefault("pretty" as const),
+  Config.withDescription("How the console sink prints events: pretty (for people) or json (one per line).")
+)
+
+/**
+ * The console sink configured from env.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<Transport, TransportConfigError | ConfigError> = Layer.unwrapEffect(
+  Effect.map(formatConfig, (format) => layer({ format }))
+)

@@ -1,0 +1,84 @@
+/**
+ * A sink that appends events to a file, one JSON per line
+ * (`{"time": RFC3339, "data": {...}}`): for local analysis, and a plain sink
+ * for tests. A batch counts as delivered once it is written and synced.
+ *
+ * @since 0.1.0
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { Config, Effect, Layer } from "effect"
+import type { ConfigError } from "effect/ConfigError"
+import type { Sink, Transport, TransportConfigError } from "../Transport.js"
+import { allAccepted, layerSink, TransportError } from "../Transport.js"
+import { jsonLine } from "./Console.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly path: string
+  /** Defaults to `file`. */
+  readonly name?: string | undefined
+}
+
+/**
+ * The file sink. The file and its folder are created when missing; each batch
+ * is appended with one write and synced before it is acknowledged.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<Sink, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const name = options.name ?? "file"
+    const encoder = new TextEncoder()
+    const unavailable = (cause: { readonly message: string }) =>
+      new TransportError({ sink: name, reason: "Unavailable", description: `${options.path}: ${cause.message}` })
+
+    const append = (bytes: Uint8Array) =>
+      Effect.scoped(
+        Effect.gen(function*() {
+          yield* fs.makeDirectory(path.dirname(options.path), { recursive: true })
+          const file = yield* fs.open(options.path, { flag: "a" })
+          yield* file.writeAll(bytes)
+          yield* file.sync
+        })
+      ).pipe(Effect.mapError(unavailable))
+
+    return {
+      name,
+      send: (batch) =>
+        Effect.as(
+          append(encoder.encode(batch.map((event) => jsonLine(event) + "\n").join(""))),
+          allAccepted(batch.length)
+        )
+    }
+  })
+
+/**
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<Transport, TransportConfigError, FileSystem.FileSystem | Path.Path> => layerSink(make(options))
+
+/**
+ * The file sink's path from `EVENT_VACUUM_FILE_PATH` (required when the file sink is on).
+ *
+ * @since 0.1.0
+ */
+export const pathConfig: Config.Config<string> = Config.nonEmptyString("EVENT_VACUUM_FILE_PATH").pipe(
+  Config.withDescription("The file the file sink appends events to, one JSON per line.")
+)
+
+/**
+ * The file sink configured from env.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<
+  Transport,
+  TransportConfigError | ConfigError,
+  FileSystem.FileSystem | Path.Path
+> = Layer.unwrapEffect(Effect.map(pathConfig, (path) => layer({ path })))
