@@ -1,0 +1,251 @@
+/**
+ * The vacuum's durable memory, per sink: a watermark per process (what has
+ * been handed off), the outbox (handed off, not yet acknowledged) and the
+ * dead letters (refused for good). Backends: `DedupeStore/Sql` (any
+ * `SqlClient`) and `DedupeStore/Sqlite` (a file, the default, or `:memory:`).
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, Schema } from "effect"
+import type { OutboundEvent } from "./Transport.js"
+
+/**
+ * Where an evaluation sits in its process's history. Order is (timestamp,
+ * ordinate, cron): cron evaluations reuse the ordinate of the scheduled
+ * message before them and differ by `cron`.
+ *
+ * @since 0.1.0
+ */
+export interface Position {
+  readonly timestamp: number
+  readonly ordinate: string
+  readonly cron: string | null
+}
+
+/**
+ * A sink's watermark for one process: the latest (timestamp, ordinate) handed
+ * off, and every cron handed off at exactly that (timestamp, ordinate) (`""`
+ * for the evaluation without a cron). An evaluation is already handed off
+ * when it is earlier, or at the same (timestamp, ordinate) with a listed cron.
+ * Keeping the crons as a set means their order among themselves never matters.
+ *
+ * @since 0.1.0
+ */
+export interface Watermark {
+  readonly sink: string
+  readonly processId: string
+  readonly timestamp: number
+  readonly ordinate: string
+  readonly crons: ReadonlyArray<string>
+  /** When it last moved, epoch ms. */
+  readonly updatedAt: number
+}
+
+const DIGITS = /^[0-9]+$/
+
+/**
+ * Compares ordinates: numerically when both are digit strings (of any length),
+ * else as text.
+ *
+ * @since 0.1.0
+ */
+export const compareOrdinates = (a: string, b: string): number => {
+  if (a === b) return 0
+  if (DIGITS.test(a) && DIGITS.test(b)) {
+    const x = a.replace(/^0+(?=.)/, "")
+    const y = b.replace(/^0+(?=.)/, "")
+    if (x.length !== y.length) return x.length < y.length ? -1 : 1
+    return x === y ? 0 : x < y ? -1 : 1
+  }
+  return a < b ? -1 : 1
+}
+
+/**
+ * True when the watermark already covers the position.
+ *
+ * @since 0.1.0
+ */
+export const isHandedOff = (
+  position: Position,
+  watermark: Pick<Watermark, "timestamp" | "ordinate" | "crons">
+): boolean => {
+  const order = position.timestamp !== watermark.timestamp
+    ? position.timestamp < watermark.timestamp ? -1 : 1
+    : compareOrdinates(position.ordinate, watermark.ordinate)
+  return order < 0 || (order === 0 && watermark.crons.includes(position.cron ?? ""))
+}
+
+/**
+ * The watermark after handing off the position (which it must not cover).
+ *
+ * @since 0.1.0
+ */
+export const advance = <W extends Pick<Watermark, "timestamp" | "ordinate" | "crons">>(
+  watermark: W | undefined,
+  position: Position
+): Pick<Watermark, "timestamp" | "ordinate" | "crons"> => {
+  const cron = position.cron ?? ""
+  if (
+    watermark !== undefined && watermark.timestamp === position.timestamp &&
+    compareOrdinates(watermark.ordinate, position.ordinate) === 0
+  ) {
+    return { timestamp: watermark.timestamp, ordinate: watermark.ordinate, crons: [...watermark.crons, cron] }
+  }
+  return { timestamp: position.timestamp, ordinate: position.ordinate, crons: [cron] }
+}
+
+/**
+ * One evaluation's events, to be handed off to every sink whose watermark
+ * does not cover it yet.
+ *
+ * @since 0.1.0
+ */
+export interface Handoff {
+  readonly processId: string
+  readonly position: Position
+  readonly events: ReadonlyArray<OutboundEvent>
+}
+
+/**
+ * What a hand-off did for one sink.
+ *
+ * @since 0.1.0
+ */
+export interface HandoffResult {
+  /** Events written to the sink's outbox. */
+  readonly events: number
+  /** Events not written because the sink's watermark already covered their evaluation. */
+  readonly duplicates: number
+}
+
+/**
+ * An event in a sink's outbox.
+ *
+ * @since 0.1.0
+ */
+export interface OutboxEntry extends OutboundEvent {
+  readonly seq: number
+  /** UTF-8 bytes of `data`. */
+  readonly bytes: number
+  /** Failed attempts so far. */
+  readonly attempts: number
+  /** When it was handed off, epoch ms. */
+  readonly createdAt: number
+}
+
+/**
+ * An event a sink refused for good.
+ *
+ * @since 0.1.0
+ */
+export interface DeadLetter extends OutboundEvent {
+  readonly seq: number
+  readonly sink: string
+  readonly reason: string
+  readonly attempts: number
+  /** When it was dead-lettered, epoch ms. */
+  readonly deadAt: number
+}
+
+/**
+ * A sink's outbox and dead letters, as counts.
+ *
+ * @since 0.1.0
+ */
+export interface SinkStats {
+  readonly sink: string
+  /** Events in the outbox: handed off, not yet acknowledged. */
+  readonly waiting: number
+  readonly waitingBytes: number
+  /** Of those, how many a delivery fiber holds right now. */
+  readonly inFlight: number
+  readonly deadLetters: number
+}
+
+/**
+ * The store failed (the database is unreachable, locked too long, full, or
+ * not ours). `operation` says which call.
+ *
+ * @since 0.1.0
+ */
+export class DedupeStoreError extends Schema.TaggedError<DedupeStoreError>()("DedupeStoreError", {
+  operation: Schema.String,
+  description: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  override get message(): string {
+    return `state store: ${this.operation} failed: ${this.description}`
+  }
+}
+
+/**
+ * Options for taking a batch from an outbox.
+ *
+ * @since 0.1.0
+ */
+export interface ClaimOptions {
+  /** The delivery fiber taking it; only it may acknowledge or release what it took. */
+  readonly owner: string
+  readonly maxEvents: number
+  /** At least one event is taken whatever its size. */
+  readonly maxBytes: number
+  /** How long the claim holds before another owner may take the events (after a crash). */
+  readonly leaseMillis: number
+}
+
+/**
+ * The store.
+ *
+ * @since 0.1.0
+ */
+export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<DedupeStore, {
+  /**
+   * In one transaction, for each sink and each evaluation in order: when the
+   * sink's watermark for the process does not cover it, writes its events to
+   * the sink's outbox and moves the watermark. Two instances on one store
+   * never both hand off the same evaluation.
+   */
+  readonly handOff: (
+    sinks: ReadonlyArray<string>,
+    handoffs: ReadonlyArray<Handoff>
+  ) => Effect.Effect<ReadonlyMap<string, HandoffResult>, DedupeStoreError>
+  /** Takes the oldest unclaimed (or expired) events of a sink's outbox, by count and bytes. */
+  readonly claim: (sink: string, options: ClaimOptions) => Effect.Effect<ReadonlyArray<OutboxEntry>, DedupeStoreError>
+  /** Extends the owner's claim; answers the seqs it still holds. */
+  readonly renew: (
+    sink: string,
+    owner: string,
+    seqs: ReadonlyArray<number>,
+    leaseMillis: number
+  ) => Effect.Effect<ReadonlyArray<number>, DedupeStoreError>
+  /** Removes acknowledged events. */
+  readonly acknowledge: (sink: string, owner: string, seqs: ReadonlyArray<number>) => Effect.Effect<void, DedupeStoreError>
+  /** Gives claimed events back to the outbox, counting a failed attempt when `error` is given. */
+  readonly release: (
+    sink: string,
+    owner: string,
+    seqs: ReadonlyArray<number>,
+    error?: string
+  ) => Effect.Effect<void, DedupeStoreError>
+  /** Moves claimed events to the dead letters with their reasons. */
+  readonly deadLetter: (
+    sink: string,
+    owner: string,
+    refused: ReadonlyArray<{ readonly seq: number; readonly reason: string }>
+  ) => Effect.Effect<void, DedupeStoreError>
+  /** Dead letters, oldest first. */
+  readonly deadLetters: (options?: {
+    readonly sink?: string | undefined
+    readonly limit?: number | undefined
+    readonly afterSeq?: number | undefined
+  }) => Effect.Effect<ReadonlyArray<DeadLetter>, DedupeStoreError>
+  /** Puts dead letters back in their outboxes (all, a sink's, or the given seqs); answers how many. */
+  readonly replayDeadLetters: (options?: {
+    readonly sink?: string | undefined
+    readonly seqs?: ReadonlyArray<number> | undefined
+  }) => Effect.Effect<number, DedupeStoreError>
+  /** Watermarks, by sink and process. */
+  readonly watermarks: (sink?: string) => Effect.Effect<ReadonlyArray<Watermark>, DedupeStoreError>
+  /** Counts per sink with anything waiting or dead-lettered. */
+  readonly stats: Effect.Effect<ReadonlyArray<SinkStats>, DedupeStoreError>
+}>() {}

@@ -1,0 +1,399 @@
+/**
+ * The DedupeStore over any `SqlClient`. Written and tested against SQLite;
+ * the SQL keeps to what PostgreSQL and MySQL 8 also speak (window functions,
+ * `ON CONFLICT` aside), so another engine needs little more than its client.
+ *
+ * Three tables: `event_vacuum_watermark` (sink, process → position),
+ * `event_vacuum_outbox` (events waiting, with the claim of the delivery fiber
+ * holding them) and `event_vacuum_dead_letter`. The schema goes through the
+ * `@effect/sql` migrator (table `event_vacuum_migrations`).
+ *
+ * @since 0.1.0
+ */
+import { Migrator, SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Effect, Layer, Schedule } from "effect"
+import type { ClaimOptions, DeadLetter, HandoffResult, OutboxEntry, SinkStats, Watermark } from "../DedupeStore.js"
+import { advance, DedupeStore, DedupeStoreError, isHandedOff } from "../DedupeStore.js"
+
+/** Rows a single statement may bind: SQLite allows 32,766 parameters; our widest row has 7. */
+const CHUNK = 2_000
+
+const chunks = <A>(items: ReadonlyArray<A>, size = CHUNK): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+const migrations = Migrator.fromRecord({
+  "0001_create_tables": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE event_vacuum_watermark (
+      sink TEXT NOT NULL,
+      process_id TEXT NOT NULL,
+      timestamp BIGINT NOT NULL,
+      ordinate TEXT NOT NULL,
+      crons TEXT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (sink, process_id)
+    )`
+    yield* sql`CREATE TABLE event_vacuum_outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      sink TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      time BIGINT NOT NULL,
+      data TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      created_at BIGINT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      last_error TEXT,
+      lease_owner TEXT,
+      lease_until BIGINT
+    )`
+    yield* sql`CREATE UNIQUE INDEX event_vacuum_outbox_event ON event_vacuum_outbox (sink, event_id)`
+    yield* sql`CREATE INDEX event_vacuum_outbox_sink ON event_vacuum_outbox (sink, seq)`
+    yield* sql`CREATE TABLE event_vacuum_dead_letter (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      sink TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      time BIGINT NOT NULL,
+      data TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      reason TEXT NOT NULL,
+      attempts INTEGER NOT NULL,
+      dead_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE INDEX event_vacuum_dead_letter_sink ON event_vacuum_dead_letter (sink, seq)`
+    // One row every hand-off updates first, so that its transaction holds the
+    // write lock from the start and never has to upgrade a read (which can
+    // fail at once, instead of waiting, when another process writes).
+    yield* sql`CREATE TABLE event_vacuum_writer (id INTEGER PRIMARY KEY, handoffs BIGINT NOT NULL)`
+    yield* sql`INSERT INTO event_vacuum_writer (id, handoffs) VALUES (1, 0)`
+  })
+})
+
+interface WatermarkRow {
+  readonly sink: string
+  readonly process_id: string
+  readonly timestamp: number
+  readonly ordinate: string
+  readonly crons: string
+  readonly updated_at: number
+}
+
+interface OutboxRow {
+  readonly seq: number
+  readonly event_id: string
+  readonly time: number
+  readonly data: string
+  readonly bytes: number
+  readonly attempts: number
+  readonly created_at: number
+}
+
+interface DeadLetterRow {
+  readonly seq: number
+  readonly sink: string
+  readonly event_id: string
+  readonly time: number
+  readonly data: string
+  readonly reason: string
+  readonly attempts: number
+  readonly dead_at: number
+}
+
+const toWatermark = (row: WatermarkRow): Watermark => ({
+  sink: row.sink,
+  processId: row.process_id,
+  timestamp: Number(row.timestamp),
+  ordinate: row.ordinate,
+  crons: JSON.parse(row.crons) as Array<string>,
+  updatedAt: Number(row.updated_at)
+})
+
+const utf8 = new TextEncoder()
+const byteLength = (s: string): number => (s.length < 64 ? utf8.encode(s).length : Buffer.byteLength(s, "utf8"))
+
+/**
+ * Builds the store on the `SqlClient` in context, migrating its schema first.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+
+    // Two processes opening a new file at once: the loser of the migration lock retries.
+    yield* Migrator.make({})({ loader: migrations, table: "event_vacuum_migrations" }).pipe(
+      Effect.retry({
+        while: (error) => error._tag === "MigrationError" && error.reason === "locked",
+        schedule: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(100)))
+      }),
+      Effect.mapError((cause) =>
+        new DedupeStoreError({ operation: "migrate", description: cause.message || String(cause), cause })
+      )
+    )
+
+    const fail = (operation: string) => (cause: SqlError) =>
+      new DedupeStoreError({ operation, description: describe(cause), cause })
+
+    const handOff: DedupeStore["Type"]["handOff"] = (sinks, handoffs) =>
+      Effect.gen(function*() {
+        const results = new Map<string, { events: number; duplicates: number }>()
+        for (const sink of sinks) results.set(sink, { events: 0, duplicates: 0 })
+        if (sinks.length === 0 || handoffs.length === 0) return results
+        const now = yield* Clock.currentTimeMillis
+
+        yield* sql`UPDATE event_vacuum_writer SET handoffs = handoffs + 1 WHERE id = 1`
+
+        const processIds = [...new Set(handoffs.map((h) => h.processId))]
+        const current = new Map<string, Pick<Watermark, "timestamp" | "ordinate" | "crons">>()
+        for (const ids of chunks(processIds)) {
+          const rows = yield* sql<WatermarkRow>`
+            SELECT sink, process_id, timestamp, ordinate, crons, updated_at FROM event_vacuum_watermark
+            WHERE ${sql.in("process_id", ids)} AND ${sql.in("sink", sinks)}`
+          for (const row of rows) current.set(row.sink + "\u0000" + row.process_id, toWatermark(row))
+        }
+
+        const moved = new Set<string>()
+        const rows: Array<Record<string, unknown>> = []
+        for (const handoff of handoffs) {
+          for (const sink of sinks) {
+            const key = sink + "\u0000" + handoff.processId
+            const result = results.get(sink)!
+            const watermark = current.get(key)
+            if (watermark !== undefined && isHandedOff(handoff.position, watermark)) {
+              result.duplicates += handoff.events.length
+              continue
+            }
+            current.set(key, advance(watermark, handoff.position))
+            moved.add(key)
+            result.events += handoff.events.length
+            for (const event of handoff.events) {
+              rows.push({
+                sink,
+                event_id: event.id,
+                time: event.time,
+                data: event.data,
+                bytes: byteLength(event.data),
+                created_at: now,
+                attempts: 0
+              })
+            }
+          }
+        }
+
+        for (const chunk of chunks(rows)) {
+          yield* sql`INSERT INTO event_vacuum_outbox ${sql.insert(chunk)} ON CONFLICT (sink, event_id) DO NOTHING`
+        }
+        const watermarkRows = [...moved].map((key) => {
+          const [sink, processId] = key.split("\u0000") as [string, string]
+          const w = current.get(key)!
+          return {
+            sink,
+            process_id: processId,
+            timestamp: w.timestamp,
+            ordinate: w.ordinate,
+            crons: JSON.stringify(w.crons),
+            updated_at: now
+          }
+        })
+        for (const chunk of chunks(watermarkRows)) {
+          yield* sql`INSERT INTO event_vacuum_watermark ${sql.insert(chunk)}
+            ON CONFLICT (sink, process_id) DO UPDATE SET
+              timestamp = excluded.timestamp, ordinate = excluded.ordinate,
+              crons = excluded.crons, updated_at = excluded.updated_at`
+        }
+        return results
+      }).pipe(sql.withTransaction, Effect.mapError(fail("hand-off")))
+
+    const claim = (sink: string, options: ClaimOptions) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* sql<OutboxRow>`
+          UPDATE event_vacuum_outbox SET lease_owner = ${options.owner}, lease_until = ${now + options.leaseMillis}
+          WHERE seq IN (
+            SELECT seq FROM (
+              SELECT seq,
+                ROW_NUMBER() OVER (ORDER BY seq) AS n,
+                SUM(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS total
+              FROM event_vacuum_outbox
+              WHERE sink = ${sink} AND (lease_until IS NULL OR lease_until <= ${now})
+              ORDER BY seq
+              LIMIT ${options.maxEvents}
+            ) AS head WHERE n = 1 OR total <= ${options.maxBytes}
+          )
+          RETURNING seq, event_id, time, data, bytes, attempts, created_at`
+        return rows
+          .map((row): OutboxEntry => ({
+            seq: Number(row.seq),
+            id: row.event_id,
+            time: Number(row.time),
+            data: row.data,
+            bytes: Number(row.bytes),
+            attempts: Number(row.attempts),
+            createdAt: Number(row.created_at)
+          }))
+          .sort((a, b) => a.seq - b.seq)
+      }).pipe(Effect.mapError(fail("claim")))
+
+    const renew: DedupeStore["Type"]["renew"] = (sink, owner, seqs, leaseMillis) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const held: Array<number> = []
+        for (const chunk of chunks(seqs)) {
+          const rows = yield* sql<{ seq: number }>`
+            UPDATE event_vacuum_outbox SET lease_until = ${now + leaseMillis}
+            WHERE sink = ${sink} AND lease_owner = ${owner} AND ${sql.in("seq", chunk)}
+            RETURNING seq`
+          for (const row of rows) held.push(Number(row.seq))
+        }
+        return held.sort((a, b) => a - b)
+      }).pipe(sql.withTransaction, Effect.mapError(fail("renew")))
+
+    const acknowledge: DedupeStore["Type"]["acknowledge"] = (sink, owner, seqs) =>
+      Effect.forEach(
+        chunks(seqs),
+        (chunk) =>
+          sql`DELETE FROM event_vacuum_outbox WHERE sink = ${sink} AND lease_owner = ${owner} AND ${
+            sql.in("seq", chunk)
+          }`,
+        { discard: true }
+      ).pipe(sql.withTransaction, Effect.mapError(fail("acknowledge")))
+
+    const release: DedupeStore["Type"]["release"] = (sink, owner, seqs, error) =>
+      Effect.forEach(
+        chunks(seqs),
+        (chunk) =>
+          error === undefined
+            ? sql`UPDATE event_vacuum_outbox SET lease_owner = NULL, lease_until = NULL
+                WHERE sink = ${sink} AND lease_owner = ${owner} AND ${sql.in("seq", chunk)}`
+            : sql`UPDATE event_vacuum_outbox
+                SET lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, last_error = ${error}
+                WHERE sink = ${sink} AND lease_owner = ${owner} AND ${sql.in("seq", chunk)}`,
+        { discard: true }
+      ).pipe(sql.withTransaction, Effect.mapError(fail("release")))
+
+    const deadLetter: DedupeStore["Type"]["deadLetter"] = (sink, owner, refused) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        for (const { reason, seq } of refused) {
+          yield* sql`INSERT INTO event_vacuum_dead_letter (sink, event_id, time, data, bytes, reason, attempts, dead_at)
+            SELECT sink, event_id, time, data, bytes, ${reason}, attempts + 1, ${now} FROM event_vacuum_outbox
+            WHERE seq = ${seq} AND sink = ${sink} AND lease_owner = ${owner}`
+          yield* sql`DELETE FROM event_vacuum_outbox WHERE seq = ${seq} AND sink = ${sink} AND lease_owner = ${owner}`
+        }
+      }).pipe(sql.withTransaction, Effect.mapError(fail("dead-letter")))
+
+    const deadLetters: DedupeStore["Type"]["deadLetters"] = (options = {}) =>
+      sql<DeadLetterRow>`
+        SELECT seq, sink, event_id, time, data, reason, attempts, dead_at FROM event_vacuum_dead_letter
+        WHERE seq > ${options.afterSeq ?? 0}
+        ${options.sink === undefined ? sql.literal("") : sql`AND sink = ${options.sink}`}
+        ORDER BY seq LIMIT ${options.limit ?? 1000}`.pipe(
+        Effect.map((rows) =>
+          rows.map((row): DeadLetter => ({
+            seq: Number(row.seq),
+            sink: row.sink,
+            id: row.event_id,
+            time: Number(row.time),
+            data: row.data,
+            reason: row.reason,
+            attempts: Number(row.attempts),
+            deadAt: Number(row.dead_at)
+          }))
+        ),
+        Effect.mapError(fail("list dead letters"))
+      )
+
+    const replayDeadLetters: DedupeStore["Type"]["replayDeadLetters"] = (options = {}) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const where = (seqs: ReadonlyArray<number> | undefined) =>
+          sql.and([
+            ...(options.sink === undefined ? [] : [sql`sink = ${options.sink}`]),
+            ...(seqs === undefined ? [] : [sql.in("seq", seqs)])
+          ])
+        let replayed = 0
+        for (const seqs of options.seqs === undefined ? [undefined] : chunks(options.seqs)) {
+          if (seqs !== undefined && seqs.length === 0) continue
+          const rows = yield* sql<{ seq: number }>`DELETE FROM event_vacuum_dead_letter WHERE ${where(seqs)}
+            RETURNING seq, sink, event_id, time, data, bytes`
+          replayed += rows.length
+          for (const chunk of chunks(rows as unknown as ReadonlyArray<Record<string, unknown>>)) {
+            yield* sql`INSERT INTO event_vacuum_outbox ${
+              sql.insert(chunk.map((row) => ({
+                sink: row.sink,
+                event_id: row.event_id,
+                time: row.time,
+                data: row.data,
+                bytes: row.bytes,
+                created_at: now,
+                attempts: 0
+              })))
+            } ON CONFLICT (sink, event_id) DO NOTHING`
+          }
+        }
+        return replayed
+      }).pipe(sql.withTransaction, Effect.mapError(fail("replay dead letters")))
+
+    const watermarks: DedupeStore["Type"]["watermarks"] = (sink) =>
+      sql<WatermarkRow>`
+        SELECT sink, process_id, timestamp, ordinate, crons, updated_at FROM event_vacuum_watermark
+        ${sink === undefined ? sql.literal("") : sql`WHERE sink = ${sink}`}
+        ORDER BY sink, process_id`.pipe(
+        Effect.map((rows) => rows.map(toWatermark)),
+        Effect.mapError(fail("list watermarks"))
+      )
+
+    const stats: DedupeStore["Type"]["stats"] = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const waiting = yield* sql<{ sink: string; waiting: number; bytes: number; in_flight: number }>`
+        SELECT sink, COUNT(*) AS waiting, SUM(bytes) AS bytes,
+          SUM(CASE WHEN lease_until > ${now} THEN 1 ELSE 0 END) AS in_flight
+        FROM event_vacuum_outbox GROUP BY sink`
+      const dead = yield* sql<{ sink: string; dead: number }>`
+        SELECT sink, COUNT(*) AS dead FROM event_vacuum_dead_letter GROUP BY sink`
+      const bySink = new Map<string, { waiting: number; waitingBytes: number; inFlight: number; deadLetters: number }>()
+      const entry = (sink: string) => {
+        let e = bySink.get(sink)
+        if (e === undefined) bySink.set(sink, e = { waiting: 0, waitingBytes: 0, inFlight: 0, deadLetters: 0 })
+        return e
+      }
+      for (const row of waiting) {
+        const e = entry(row.sink)
+        e.waiting = Number(row.waiting)
+        e.waitingBytes = Number(row.bytes)
+        e.inFlight = Number(row.in_flight)
+      }
+      for (const row of dead) entry(row.sink).deadLetters = Number(row.dead)
+      return [...bySink].sort(([a], [b]) => (a < b ? -1 : 1)).map(([sink, e]): SinkStats => ({ sink, ...e }))
+    }).pipe(Effect.mapError(fail("stats")))
+
+    return DedupeStore.of({
+      handOff: (sinks, handoffs) => handOff(sinks, handoffs) as Effect.Effect<ReadonlyMap<string, HandoffResult>, DedupeStoreError>,
+      claim,
+      renew,
+      acknowledge: (sink, owner, seqs) => (seqs.length === 0 ? Effect.void : acknowledge(sink, owner, seqs)),
+      release: (sink, owner, seqs, error) => (seqs.length === 0 ? Effect.void : release(sink, owner, seqs, error)),
+      deadLetter: (sink, owner, refused) => (refused.length === 0 ? Effect.void : deadLetter(sink, owner, refused)),
+      deadLetters,
+      replayDeadLetters,
+      watermarks,
+      stats
+    })
+  }
+)
+
+/** The driver's message, which for SQLite names the problem (`database is locked`, `disk I/O error`). */
+const describe = (error: SqlError): string => {
+  const cause = error.cause as { message?: unknown } | undefined
+  return typeof cause?.message === "string" ? `${error.message}: ${cause.message}` : error.message
+}
+
+/**
+ * The store on the `SqlClient` in context.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<DedupeStore, DedupeStoreError, SqlClient.SqlClient> = Layer.effect(DedupeStore, make)

@@ -1,0 +1,86 @@
+/**
+ * The default DedupeStore: a SQLite file in WAL mode (its folder is created
+ * when missing), or `:memory:` for tests. Several processes may share one
+ * file: hand-offs and claims are transactions, and a writer waits for
+ * another's lock instead of failing.
+ *
+ * @since 0.1.0
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Config, Effect, Layer } from "effect"
+import type { ConfigError } from "effect/ConfigError"
+import type { Scope } from "effect/Scope"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
+import * as Sql from "./Sql.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** A file path, or `:memory:` for a store that lives as long as the layer. */
+  readonly filename: string
+}
+
+/**
+ * The default state path, relative to the working directory.
+ *
+ * @since 0.1.0
+ */
+export const defaultFilename = ".event-vacuum/state.db"
+
+/**
+ * Opens (creating when missing) the SQLite file and the store on it; closes it with the scope.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<DedupeStore["Type"], DedupeStoreError, Scope> =>
+  Effect.gen(function*() {
+    const { filename } = options
+    if (filename !== ":memory:" && !filename.startsWith("file:")) {
+      yield* Effect.try({
+        try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
+        catch: (cause) => openError(filename, cause)
+      })
+    }
+    // better-sqlite3 throws when it cannot open the file: a typed error, not a defect.
+    const client = yield* SqliteClient.make({ filename }).pipe(
+      Effect.provide(Reactivity.layer),
+      Effect.catchAllDefect((cause) => Effect.fail(openError(filename, cause)))
+    )
+    return yield* Effect.provideService(Sql.make, SqlClient.SqlClient, client)
+  })
+
+const openError = (filename: string, cause: unknown): DedupeStoreError =>
+  new DedupeStoreError({
+    operation: "open",
+    description: `cannot open ${filename}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    cause
+  })
+
+/**
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<DedupeStore, DedupeStoreError> =>
+  Layer.scoped(DedupeStore, make(options))
+
+/**
+ * The state path from `EVENT_VACUUM_STATE_PATH` (default `.event-vacuum/state.db`; `:memory:` allowed).
+ *
+ * @since 0.1.0
+ */
+export const filenameConfig: Config.Config<string> = Config.nonEmptyString("EVENT_VACUUM_STATE_PATH").pipe(
+  Config.withDefault(defaultFilename),
+  Config.withDescription("The SQLite file holding watermarks, outboxes and dead letters; :memory: keeps them in memory.")
+)
+
+/**
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = { filename: filenameConfig }
+): Layer.Layer<DedupeStore, DedupeStoreError | ConfigError> =>
+  Layer.scoped(DedupeStore, Effect.flatMap(Config.unwrap(config), make))
