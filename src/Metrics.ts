@@ -1,0 +1,116 @@
+/**
+ * The vacuum's own metrics, named as Vector names its component metrics.
+ * Per-sink metrics carry a `sink` tag; discards and rejections a `reason`.
+ *
+ * @since 0.1.0
+ */
+import { Metric } from "effect"
+
+/**
+ * Evaluations the CU handed to the vacuum.
+ *
+ * @since 0.1.0
+ */
+export const receivedEvaluations = Metric.counter("component_received_evaluations_total", {
+  description: "Evaluations handed to the vacuum.",
+  incremental: true
+})
+
+/**
+ * Events found in evaluation logs.
+ *
+ * @since 0.1.0
+ */
+export const receivedEvents = Metric.counter("component_received_events_total", {
+  description: "Events found in evaluation logs.",
+  incremental: true
+})
+
+/**
+ * Log lines rejected, by `reason` (a line outcome such as `invalid_json`), and
+ * evaluations skipped, by `reason` (`read_only`, `invalid_record`, `no_text`).
+ *
+ * @since 0.1.0
+ */
+export const rejected = Metric.counter("component_rejected_total", {
+  description: "Log lines rejected and evaluations skipped, by reason.",
+  incremental: true
+})
+
+/**
+ * Events lost before they reached the store, by `reason` (`buffer_full`, `store_failed`).
+ *
+ * @since 0.1.0
+ */
+export const discardedEvents = Metric.counter("component_discarded_events_total", {
+  description: "Events lost before they reached the store, by reason.",
+  incremental: true
+})
+
+/**
+ * Events written to a sink's outbox.
+ *
+ * @since 0.1.0
+ */
+export const bufferedEvents = Metric.counter("buffer_received_events_total", {
+  description: "Events written to a sink's outbox.",
+  incremental: true
+})
+
+/**
+ * Events not written because the sink's watermark covered their evaluation.
+ *
+ * @since 0.1.0
+ */
+export const deduplicatedEvents = Metric.counter("component_deduplicated_events_total", {
+  description: "Events already handed off to the sink (a re-evaluation).",
+  incremental: true
+})
+
+/**
+ * Events a sink acknowledged.
+ *
+ * @since 0.1.0
+ */
+export const sentEvents = Metric.counter("component_sent_events_total", {
+  description: "Events a sink acknowledged.",
+  incremental: true
+})
+
+/**
+ * Events a sink refused for good, moved to the dead letters.
+ *
+ * @since 0.1.0
+ */
+export const deadLetteredEvents = Metric.counter("component_dead_lettered_events_total", {
+  description: "Events a sink refused for good.",
+  incremental: true
+})
+
+/**
+ * Failed sends, by `sink` and `reason`.
+ *
+ * @since 0.1.0
+ */
+export const sendErrors = Metric.counter("component_errors_total", {
+  description: "Failed sends and store operations, by reason.",
+  incremental: true
+})
+
+/**
+ * Events waiting in a sink's outbox, as this instance knows it.
+ *
+ * @since 0.1.0
+ */
+export const bufferSizeEvents = Metric.gauge("buffer_size_events", {
+  description: "Events waiting in a sink's outbox."
+})
+
+/**
+ * Bytes of events in memory, between the CU's call and the store.
+ *
+ * @since 0.1.0
+ */
+export const handoffBufferBytes = Metric.gauge("buffer_size_bytes", {
+  description: "Bytes of events between the CU's call and the store."
+})

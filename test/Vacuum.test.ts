@@ -1,0 +1,374 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, TestClock } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { DedupeStore, DedupeStoreError } from "../src/DedupeStore.js"
+import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+import { EventStatus, TransportError } from "../src/Transport.js"
+import { down, exampleRecords, record, RecordingSink, start } from "./support/harness.js"
+
+const memory = () => Sqlite.layer({ filename: ":memory:" })
+const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-")), "state.db")
+
+const event = (fields: Record<string, unknown>) => JSON.stringify({ _e: 1, ...fields })
+
+/** Lets the writer store what is queued, moves time past the batch timer, and waits for delivery. */
+const settle = (v: { vacuum: { flush: Effect.Effect<void>; drain: (t: number) => Effect.Effect<boolean> } }) =>
+  Effect.gen(function*() {
+    yield* v.vacuum.flush
+    yield* TestClock.adjust("1 second")
+    return yield* v.vacuum.drain(60_000)
+  })
+
+describe("Vacuum: the example file", () => {
+  it.scoped("delivers every event once, with its context, and nothing again on a second pass", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink])
+      const records = exampleRecords()
+      const first = yield* Effect.forEach(records, v.vacuum.vacuum)
+      assert.strictEqual(first.filter((s) => s.outcome === "read_only").length, 12)
+      assert.strictEqual(first.reduce((n, s) => n + s.events, 0), 121)
+      assert.isTrue(yield* settle(v))
+      assert.strictEqual(sink.events.length, 121)
+      assert.strictEqual(new Set(sink.ids).size, 121)
+
+      for (const f of sink.fields()) {
+        assert.match(String(f.processId), /^XPROC[01]_p+$/)
+        assert.isNumber(f.nonce)
+        assert.isNumber(f.timestamp)
+        assert.isBoolean(f.failed)
+        assert.notProperty(f, "_e")
+      }
+      // Cron evaluations are delivered with their cron.
+      assert.isTrue(sink.fields().some((f) => f.cron === "0-10-minutes"))
+      assert.isTrue(sink.fields().some((f) => f.cron === "1-10-minutes"))
+
+      yield* Effect.forEach(records, v.vacuum.vacuum)
+      yield* settle(v)
+      assert.strictEqual(sink.events.length, 121)
+      const snap = yield* v.vacuum.snapshot
+      assert.strictEqual(snap.evaluations.received, 268)
+      assert.strictEqual(snap.evaluations.readOnly, 24)
+      assert.strictEqual(snap.events.found, 242)
+      assert.deepInclude(snap.sinks[0]!, { name: "test", handedOff: 121, duplicates: 121, delivered: 121, waiting: 0 })
+    }))
+})
+
+describe("Vacuum: positions", () => {
+  it.scoped("delivers the first message (ordinate 0) and cron evaluations sharing an ordinate", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink])
+      const evaluations = [
+        record({ ordinate: 0, timestamp: 1000, lines: [event({ boot: true })] }),
+        record({ ordinate: 1, timestamp: 2000, lines: [event({ n: 1 })] }),
+        record({ ordinate: 1, cron: "1-10-minutes", timestamp: 3000, lines: [event({ tick: "b" })] }),
+        record({ ordinate: 1, cron: "0-10-minutes", timestamp: 3000, lines: [event({ tick: "a" })] }),
+        record({ ordinate: 1, cron: "0-10-minutes", timestamp: 4000, lines: [event({ tick: "c" })] })
+      ]
+      yield* Effect.forEach(evaluations, v.vacuum.vacuum)
+      yield* settle(v)
+      assert.deepStrictEqual(sink.fields().map((f) => [f.nonce, f.cron ?? null]), [
+        [0, null],
+        [1, null],
+        [1, "1-10-minutes"],
+        [1, "0-10-minutes"],
+        [1, "0-10-minutes"]
+      ])
+      // A restarted CU re-evaluates all of them: nothing is sent again.
+      yield* Effect.forEach(evaluations, v.vacuum.vacuum)
+      yield* settle(v)
+      assert.strictEqual(sink.events.length, 5)
+    }))
+
+  it.scoped("adds the context and no event can spoof it", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink])
+      yield* v.vacuum.vacuum(record({
+        processId: "REAL",
+        ordinate: 7,
+        timestamp: 1727000000000,
+        lines: [event({ processId: "OTHER", nonce: 1, failed: false, Timestamp: 1727000000500, a: 1 })],
+        error: true
+      }))
+      yield* settle(v)
+      const [e] = sink.events
+      assert.strictEqual(e!.time, 1727000000500)
+      assert.deepStrictEqual(JSON.parse(e!.data), {
+        processId: "REAL",
+        nonce: 7,
+        messageId: "M7",
+        timestamp: 1727000000000,
+        gasUsed: 5,
+        failed: true,
+        eventId: e!.id,
+        "event.processId": "OTHER",
+        "event.nonce": 1,
+        "event.failed": false,
+        a: 1
+      })
+    }))
+})
+
+describe("Vacuum: what the CU gets back", () => {
+  it.scoped("skips read-only evaluations unless told not to, and reports bad records without failing", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink])
+      const ro = yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})], readOnly: true }))
+      assert.strictEqual(ro.outcome, "read_only")
+      const bad = yield* v.vacuum.vacuum({ processId: "P", ordinate: "x" })
+      assert.strictEqual(bad.outcome, "invalid_record")
+      assert.include(bad.reason, "timestamp")
+      const junk = yield* v.vacuum.vacuum("not a record")
+      assert.strictEqual(junk.outcome, "invalid_record")
+      const lines = yield* v.vacuum.vacuum(record({ ordinate: 2, timestamp: 2, lines: ["{\"_e\":1,", "hello", event({ ok: 1 })] }))
+      assert.deepStrictEqual(lines, { outcome: "queued", events: 1, rejectedLines: 1 })
+      const snap = yield* v.vacuum.snapshot
+      assert.deepInclude(snap.evaluations, { received: 4, readOnly: 1, invalid: 2 })
+      assert.strictEqual(snap.lines.invalid_json, 1)
+      assert.strictEqual(snap.lines.not_event, 1)
+
+      const all = new RecordingSink("test")
+      const w = yield* start(memory(), [all], { skipReadOnly: false })
+      const kept = yield* w.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})], readOnly: true }))
+      assert.strictEqual(kept.outcome, "queued")
+    }))
+
+  it.scoped("drops (and counts) events when the queue to the store is over its byte bound", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink], { maxQueuedBytes: 400 })
+      const big = yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ pad: "x".repeat(500) })] }))
+      assert.strictEqual(big.outcome, "buffer_full")
+      const small = yield* v.vacuum.vacuum(record({ ordinate: 2, timestamp: 2, lines: [event({})] }))
+      assert.strictEqual(small.outcome, "queued")
+      yield* settle(v)
+      assert.strictEqual(sink.events.length, 1)
+      assert.strictEqual((yield* v.vacuum.snapshot).discarded.buffer_full, 1)
+      // The watermark did not move for the dropped one: evaluated again, it is handed off.
+      const v2 = yield* start(memory(), [sink])
+      assert.strictEqual((yield* v2.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})] }))).outcome, "queued")
+    }))
+
+  it.scoped("returns even when the store fails, counting and logging the loss", () =>
+    Effect.gen(function*() {
+      const failing = Layer.effect(
+        DedupeStore,
+        Effect.map(DedupeStore, (store) =>
+          DedupeStore.of({
+            ...store,
+            handOff: () => Effect.fail(new DedupeStoreError({ operation: "hand-off", description: "disk I/O error" }))
+          }))
+      ).pipe(Layer.provide(memory()))
+      const sink = new RecordingSink("test")
+      const v = yield* start(failing, [sink])
+      const s = yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})] }))
+      assert.strictEqual(s.outcome, "queued")
+      yield* v.vacuum.flush.pipe(Effect.fork)
+      yield* TestClock.adjust("1 second")
+      yield* v.vacuum.flush
+      assert.strictEqual((yield* v.vacuum.snapshot).discarded.store_failed, 1)
+      assert.strictEqual(sink.events.length, 0)
+    }))
+})
+
+describe("Vacuum: batching and retries (TestClock)", () => {
+  it.scoped("sends full batches at once and a partial batch after the flush interval", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink], { batchMaxEvents: 10, flushInterval: "5 seconds" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: Array.from({ length: 25 }, (_, i) => event({ i })) }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(sink.batches.map((b) => b.length), [10, 10])
+      yield* TestClock.adjust("4 seconds")
+      assert.deepStrictEqual(sink.batches.map((b) => b.length), [10, 10])
+      yield* TestClock.adjust("1 second")
+      yield* v.vacuum.drain(1000)
+      assert.deepStrictEqual(sink.batches.map((b) => b.length), [10, 10, 5])
+      assert.deepStrictEqual(sink.fields().map((f) => f.i), Array.from({ length: 25 }, (_, i) => i))
+    }))
+
+  it.scoped("retries a failing sink with exponential backoff until it is back, losing nothing", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      sink.behaviour = (batch, call) => call <= 4 ? down("test")(batch, call) : Effect.succeed(batch.map(() => EventStatus.Accepted()))
+      const v = yield* start(memory(), [sink], { flushInterval: 0, retryBaseDelay: "1 second", retryMaxDelay: "1 minute" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 }), event({ a: 2 })] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(sink.calls, 1)
+      // Delays double (with jitter of 0.8x-1.2x): about 1, 2, 4 and 8 seconds.
+      yield* TestClock.adjust("700 millis")
+      assert.strictEqual(sink.calls, 1)
+      yield* TestClock.adjust("600 millis")
+      assert.strictEqual(sink.calls, 2)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual(sink.calls, 3)
+      assert.strictEqual(sink.events.length, 0)
+      yield* TestClock.adjust("30 seconds")
+      assert.isTrue(yield* v.vacuum.drain(1000))
+      assert.strictEqual(sink.calls, 5)
+      assert.strictEqual(sink.events.length, 2)
+      assert.strictEqual((yield* v.vacuum.snapshot).sinks[0]!.retries, 4)
+    }))
+
+  it.scoped("caps the retry delay", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      sink.behaviour = down("test")
+      const v = yield* start(memory(), [sink], { flushInterval: 0, retryBaseDelay: "1 second", retryMaxDelay: "5 seconds" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("60 seconds")
+      const early = sink.calls
+      yield* TestClock.adjust("60 seconds")
+      // At most 5 seconds apart: at least 12 more attempts in a minute.
+      assert.isAtLeast(sink.calls - early, 12)
+      assert.strictEqual((yield* v.vacuum.snapshot).sinks[0]!.waiting, 1)
+    }))
+
+  it.scoped("times out a send that hangs and tries again", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      sink.behaviour = (batch, call) => call === 1 ? Effect.never : Effect.succeed(batch.map(() => EventStatus.Accepted()))
+      const v = yield* start(memory(), [sink], { flushInterval: 0, sendTimeout: "10 seconds", retryBaseDelay: "1 second" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("9 seconds")
+      assert.strictEqual(sink.calls, 1)
+      yield* TestClock.adjust("3 seconds")
+      yield* v.vacuum.drain(1000)
+      assert.strictEqual(sink.calls, 2)
+      assert.strictEqual(sink.events.length, 1)
+    }))
+})
+
+describe("Vacuum: refusals", () => {
+  it.scoped("dead-letters an event the sink refuses for good and delivers the rest; replay sends it", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      let refuse = true
+      sink.behaviour = (batch) =>
+        Effect.succeed(batch.map((e) =>
+          refuse && JSON.parse(e.data).bad === true
+            ? EventStatus.Refused({ reason: "Event has too many columns." })
+            : EventStatus.Accepted()
+        ))
+      const v = yield* start(memory(), [sink], { flushInterval: 0 })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ n: 1 }), event({ bad: true }), event({ n: 3 })] }))
+      yield* settle(v)
+      assert.deepStrictEqual(sink.fields().map((f) => f.n), [1, 3])
+      const dead = yield* v.store.deadLetters()
+      assert.strictEqual(dead.length, 1)
+      assert.strictEqual(dead[0]!.reason, "Event has too many columns.")
+      assert.strictEqual(JSON.parse(dead[0]!.data).bad, true)
+      assert.deepInclude((yield* v.vacuum.snapshot).sinks[0]!, { delivered: 2, deadLettered: 1, deadLetters: 1 })
+
+      refuse = false
+      assert.strictEqual(yield* v.store.replayDeadLetters(), 1)
+      yield* TestClock.adjust("1 minute") // the idle poll finds the replayed event
+      yield* v.vacuum.drain(1000)
+      assert.strictEqual(sink.events.length, 3)
+    }))
+
+  it.scoped("retries events answered 'retry' and dead-letters them after the attempt limit", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      sink.behaviour = (batch, call) =>
+        Effect.succeed(batch.map((e) =>
+          JSON.parse(e.data).stuck === true || call === 1 ? EventStatus.Retry({ reason: "500 internal" }) : EventStatus.Accepted()
+        ))
+      const v = yield* start(memory(), [sink], { flushInterval: 0, maxEventAttempts: 3, retryBaseDelay: "1 second" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ n: 1 }), event({ stuck: true })] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("1 minute")
+      yield* v.vacuum.drain(1000)
+      assert.deepStrictEqual(sink.fields().map((f) => f.n), [1])
+      assert.strictEqual(sink.calls, 3)
+      const dead = yield* v.store.deadLetters()
+      assert.deepStrictEqual(dead.map((d) => d.reason), ["gave up after 3 attempts: 500 internal"])
+    }))
+
+  it.scoped("splits a batch the sink finds too large, down to single events", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      sink.behaviour = (batch) =>
+        batch.length > 2 || batch.some((e) => JSON.parse(e.data).huge === true)
+          ? Effect.fail(new TransportError({ sink: "test", reason: "TooLarge", description: "413" }))
+          : Effect.succeed(batch.map(() => EventStatus.Accepted()))
+      const v = yield* start(memory(), [sink], { flushInterval: 0 })
+      const lines = [1, 2, 3, 4, 5].map((n) => event(n === 4 ? { n, huge: true } : { n }))
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines }))
+      yield* settle(v)
+      assert.deepStrictEqual(sink.fields().map((f) => f.n), [1, 2, 3, 5])
+      assert.deepStrictEqual((yield* v.store.deadLetters()).map((d) => d.reason), ["too large for the sink: 413"])
+    }))
+
+  it.scoped("stops a sink whose setting is wrong, keeping its events for the next start", () =>
+    Effect.gen(function*() {
+      const filename = tempDb()
+      const sink = new RecordingSink("test")
+      sink.behaviour = () => Effect.fail(new TransportError({ sink: "test", reason: "Rejected", description: "401 unknown API key" }))
+      const v = yield* start(Sqlite.layer({ filename }), [sink], { flushInterval: 0 })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ n: 1 }), event({ n: 2 })] }))
+      yield* settle(v)
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(sink.calls, 1)
+      const snap = yield* v.vacuum.snapshot
+      assert.include(snap.sinks[0]!.stopped, "401 unknown API key")
+      assert.deepInclude(snap.sinks[0]!, { waiting: 2, inFlight: 0 })
+      yield* v.close
+
+      const fixed = new RecordingSink("test")
+      const w = yield* start(Sqlite.layer({ filename }), [fixed], { flushInterval: 0 })
+      yield* settle(w)
+      assert.deepStrictEqual(fixed.fields().map((f) => f.n), [1, 2])
+    }))
+})
+
+describe("Vacuum: composite and restart", () => {
+  it.scoped("a failing sink leaves the other unaffected, and catches up alone when it is back", () =>
+    Effect.gen(function*() {
+      const filename = tempDb()
+      const good = new RecordingSink("good")
+      const bad = new RecordingSink("bad")
+      bad.behaviour = down("bad")
+      const v = yield* start(Sqlite.layer({ filename }), [good, bad], { flushInterval: 0 })
+      const records = exampleRecords()
+      yield* Effect.forEach(records, v.vacuum.vacuum)
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(good.events.length, 121)
+      assert.strictEqual(bad.events.length, 0)
+      const snap = yield* v.vacuum.snapshot
+      assert.deepInclude(snap.sinks.find((s) => s.name === "bad")!, { waiting: 121, delivered: 0 })
+      yield* v.close
+
+      // Restart on the same file: the bad sink is back; the CU re-evaluates everything.
+      const good2 = new RecordingSink("good")
+      const bad2 = new RecordingSink("bad")
+      const w = yield* start(Sqlite.layer({ filename }), [good2, bad2], { flushInterval: 0 })
+      yield* Effect.forEach(records, w.vacuum.vacuum)
+      yield* settle(w)
+      assert.strictEqual(good2.events.length, 0)
+      assert.strictEqual(bad2.events.length, 121)
+      assert.deepStrictEqual(new Set(bad2.ids), new Set(good.ids))
+    }))
+
+  it.scoped("flushes what is waiting when the layer closes", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink], { flushInterval: "1 hour", batchMaxEvents: 1000 })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ n: 1 })] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(sink.events.length, 0)
+      yield* v.close
+      assert.strictEqual(sink.events.length, 1)
+    }))
+})

@@ -1,0 +1,113 @@
+/**
+ * Test sinks with faults on demand, and a vacuum started in a scope the test
+ * can close (to restart on the same store).
+ */
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import * as fs from "node:fs"
+import { DedupeStore } from "../../src/DedupeStore.js"
+import type { EventStatus, OutboundEvent, Sink } from "../../src/Transport.js"
+import { allAccepted, Transport, TransportError } from "../../src/Transport.js"
+import * as Vacuum from "../../src/Vacuum.js"
+
+export type Behaviour = (batch: ReadonlyArray<OutboundEvent>, call: number) => Effect.Effect<ReadonlyArray<EventStatus>, TransportError>
+
+/** A sink that records every batch it accepted, and behaves as told (default: accept all). */
+export class RecordingSink implements Sink {
+  readonly batches: Array<ReadonlyArray<OutboundEvent>> = []
+  calls = 0
+  behaviour: Behaviour = (batch) => Effect.succeed(allAccepted(batch.length))
+
+  constructor(readonly name: string) {}
+
+  readonly send = (batch: ReadonlyArray<OutboundEvent>) =>
+    Effect.suspend(() => this.behaviour(batch, ++this.calls)).pipe(
+      Effect.tap((statuses) =>
+        Effect.sync(() => {
+          const kept = batch.filter((_, i) => statuses[i]?._tag === "Accepted")
+          if (kept.length > 0) this.batches.push(kept)
+        })
+      )
+    )
+
+  /** Every event it accepted, in order. */
+  get events(): Array<OutboundEvent> {
+    return this.batches.flat()
+  }
+
+  get ids(): Array<string> {
+    return this.events.map((e) => e.id)
+  }
+
+  fields(): Array<Record<string, unknown>> {
+    return this.events.map((e) => JSON.parse(e.data) as Record<string, unknown>)
+  }
+}
+
+export const down = (sink: string): Behaviour => () =>
+  Effect.fail(new TransportError({ sink, reason: "Unavailable", description: "503 Service Unavailable" }))
+
+export interface Running {
+  readonly vacuum: Vacuum.Vacuum["Type"]
+  readonly store: DedupeStore["Type"]
+  /** Closes the layer, moving the TestClock so its bounded shutdown can end. */
+  readonly close: Effect.Effect<void>
+}
+
+/** Starts the vacuum on the store and sinks; the caller closes it (or the test's scope does). */
+export const start = (
+  store: Layer.Layer<DedupeStore, any>,
+  sinks: ReadonlyArray<Sink>,
+  options: Vacuum.Options = {}
+): Effect.Effect<Running, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const layer = Vacuum.layer(options).pipe(
+      Layer.provideMerge(Layer.merge(store, Layer.succeed(Transport, Transport.of({ sinks }))))
+    )
+    const context = yield* Layer.buildWithScope(layer, scope)
+    let closed = false
+    const close = Effect.suspend(() => {
+      if (closed) return Effect.void
+      closed = true
+      return Effect.gen(function*() {
+        const fiber = yield* Effect.fork(Scope.close(scope, Exit.void))
+        // Step time until the close (with its bounded wait for the sinks) is over.
+        while (Option.isNone(yield* Fiber.poll(fiber))) yield* TestClock.adjust("1 second")
+        yield* Fiber.join(fiber)
+      })
+    })
+    yield* Effect.addFinalizer(() => close)
+    return { vacuum: Context.get(context, Vacuum.Vacuum), store: Context.get(context, DedupeStore), close }
+  })
+
+/** The example's evaluation records, as parsed JSON. */
+export const exampleRecords = (): Array<Record<string, unknown>> =>
+  fs.readFileSync(new URL("../../examples/aos-token-evaluations.ndjson", import.meta.url), "utf8")
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+
+/** A minimal evaluation record whose log holds the given lines. */
+export const record = (fields: {
+  readonly processId?: string
+  readonly ordinate: string | number
+  readonly cron?: string | null
+  readonly timestamp: number
+  readonly lines: ReadonlyArray<string>
+  readonly error?: boolean
+  readonly readOnly?: boolean
+}): Record<string, unknown> => {
+  const text = fields.lines.join("\n")
+  return {
+    processId: fields.processId ?? "PROC_A",
+    messageId: `M${fields.ordinate}${fields.cron ?? ""}`,
+    ordinate: String(fields.ordinate),
+    cron: fields.cron ?? null,
+    timestamp: fields.timestamp,
+    blockHeight: 1,
+    readOnly: fields.readOnly ?? false,
+    output: fields.error
+      ? { Output: null, Error: text, GasUsed: 5, memorySize: null }
+      : { Output: { data: text, prompt: "aos> " }, Error: null, GasUsed: 5, memorySize: 1024 }
+  }
+}
