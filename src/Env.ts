@@ -68,7 +68,7 @@ export const enabledConfig: Config.Config<boolean> = Config.boolean("EVENT_VACUU
 export const transportsConfig: Config.Config<ReadonlyArray<TransportKind>> = Config.string("EVENT_VACUUM_TRANSPORTS").pipe(
   Config.withDefault("console"),
   Config.mapOrFail((text) =>
-    Either.mapLeft(parseTransports(text), (why) => ConfigError.InvalidData([], `EVENT_VACUUM_TRANSPORTS ${why}`))
+    Either.mapLeft(parseTransports(text), (why) => ConfigError.InvalidData(["EVENT_VACUUM_TRANSPORTS"], `the list ${why}`))
   ),
   Config.withDescription("The sinks, separated by commas or semicolons: console, file.")
 )

@@ -29,6 +29,25 @@ const NumberLike = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
   })
 )
 
+/** The largest epoch milliseconds a JavaScript `Date` can hold. */
+const MAX_TIME = 8.64e15
+
+/**
+ * Epoch milliseconds within what a `Date` can hold. A timestamp is a
+ * position in the process's history: one far off would move its watermark
+ * past every real evaluation, so it is refused at the door.
+ */
+const Timestamp = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
+  Schema.filter((n) => Number.isFinite(n) && n >= 0 && n <= MAX_TIME),
+  Schema.annotations({
+    identifier: "Timestamp",
+    message: (issue) => ({
+      message: `Expected epoch milliseconds from 0 to 8.64e15 (a number or numeric string), actual ${formatActual(issue.actual)}`,
+      override: true
+    })
+  })
+)
+
 /** An ordinate the CU may give as a number or a string; always decodes to a string. */
 const Ordinate = Schema.Union(
   Schema.String,
@@ -74,7 +93,7 @@ export class Evaluation extends Schema.Class<Evaluation>("Evaluation")({
   messageId: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
   ordinate: Ordinate,
   cron: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
-  timestamp: NumberLike,
+  timestamp: Timestamp,
   blockHeight: Schema.optionalWith(Schema.NullOr(NumberLike), { default: () => null }),
   readOnly: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   output: EvaluationOutput

@@ -423,8 +423,23 @@ export const make = (
       Effect.all([...states.values()].map(drainSink), { concurrency: "unbounded", discard: true })
     )
 
+    // While draining, partial batches go at once instead of waiting for the flush interval.
+    let draining = 0
+    const setFlushing = (on: boolean) =>
+      Effect.sync(() => {
+        draining += on ? 1 : -1
+        for (const state of states.values()) {
+          state.flushing = closing || draining > 0
+          Queue.unsafeOffer(state.doorbell, undefined)
+        }
+      })
+
     const drain = (timeout: Duration.DurationInput): Effect.Effect<boolean> =>
-      drainAll.pipe(Effect.timeoutTo({ duration: timeout, onTimeout: () => false, onSuccess: () => true }))
+      Effect.acquireUseRelease(
+        setFlushing(true),
+        () => drainAll.pipe(Effect.timeoutTo({ duration: timeout, onTimeout: () => false, onSuccess: () => true })),
+        () => setFlushing(false)
+      )
 
     const snapshot: Effect.Effect<Snapshot> = Effect.gen(function*() {
       const stats = yield* Effect.either(store.stats)
@@ -480,10 +495,6 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closing = true
-        for (const state of states.values()) {
-          state.flushing = true
-          Queue.unsafeOffer(state.doorbell, undefined)
-        }
         // Finalizers run uninterruptibly; the bounded wait must be able to give up.
         const done = yield* Effect.interruptible(drain(config.shutdownTimeout))
         if (!done) {

@@ -1,93 +1,199 @@
 #!/usr/bin/env node
 /**
- * `event-vacuum`: for now, extracts the events from evaluation records (one
- * JSON per line, from a file or stdin) and prints them, one JSON per line,
- * with a summary on stderr. Delivery, state and sinks come with the Vacuum.
+ * `event-vacuum`, the main job.
+ *
+ * - `event-vacuum run [FILE|-]`: vacuums evaluation records (one JSON per
+ *   line) through the vacuum configured from env (enabled by default here;
+ *   SQLite state and the console sink unless told otherwise), waits for
+ *   delivery, and prints a summary on stderr.
+ * - `event-vacuum extract [FILE|-]`: only extracts, printing each event as
+ *   JSON with its evaluation's context; no state, no sinks.
  *
  * @since 0.1.0
  */
-import { Either } from "effect"
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Config, ConfigError, Console, Duration, Effect, Either, Exit, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
+import * as Env from "./Env.js"
 import { decodeSync, logText } from "./Evaluation.js"
-import { emptyCounts, extract, lineOutcomes } from "./Extractor.js"
+import { emptyCounts, extract, lineOutcomes, rejectedOutcomes } from "./Extractor.js"
+import type { Snapshot } from "./Vacuum.js"
+import { Vacuum } from "./Vacuum.js"
 
-const usage = "usage: event-vacuum extract [FILE|-]\n  Prints the events in evaluation records (one JSON per line) as JSON lines."
+const usage = `usage:
+  event-vacuum run [FILE|-]      vacuum evaluation records (one JSON per line) and deliver their events
+  event-vacuum extract [FILE|-]  print the events found, as JSON lines, without state or delivery
 
-const main = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const [command, file = "-", ...rest] = argv
-  if (command === "--help" || command === "-h" || command === undefined) {
-    console.log(usage)
-    return command === undefined ? 2 : 0
-  }
-  if (command !== "extract" || rest.length > 0) {
-    console.error(`event-vacuum: unknown arguments: ${argv.join(" ")}\n${usage}`)
-    return 2
-  }
-  const input = file === "-" ? process.stdin : fs.createReadStream(file)
-  const opened = new Promise<void>((resolve, reject) => {
-    input.once("error", reject)
-    if (file === "-") resolve()
-    else input.once("open", () => resolve())
-  })
-  try {
-    await opened
-  } catch (error) {
-    console.error(`event-vacuum: cannot read ${file}: ${(error as Error).message}`)
-    return 1
-  }
+Settings come from the environment (EVENT_VACUUM_*); see the README. \`run\` is enabled
+unless EVENT_VACUUM_ENABLED=false, keeps its state in EVENT_VACUUM_STATE_PATH
+(default .event-vacuum/state.db) and prints events on the console by default.`
 
-  const counts = emptyCounts()
-  let records = 0
-  let bad = 0
-  let readOnly = 0
-  let events = 0
-  let lineNumber = 0
-  for await (const line of readline.createInterface({ input, crlfDelay: Infinity })) {
-    lineNumber++
-    if (line.trim() === "") continue
-    records++
-    let json: unknown
-    try {
-      json = JSON.parse(line)
-    } catch {
-      bad++
-      console.error(`event-vacuum: ${file}:${lineNumber}: not JSON`)
-      continue
-    }
-    const decoded = decodeSync(json)
-    if (Either.isLeft(decoded)) {
-      bad++
-      console.error(`event-vacuum: ${file}:${lineNumber}: ${decoded.left.message}`)
-      continue
-    }
-    const evaluation = decoded.right
-    if (evaluation.readOnly) {
-      readOnly++
-      continue
-    }
-    const text = logText(evaluation.output)
-    if (text._tag === "NoText") continue
-    const extraction = extract(text.text)
-    for (const outcome of lineOutcomes) counts[outcome] += extraction.counts[outcome]
-    for (const event of extraction.events) {
-      events++
-      const time = new Date(event.time ?? evaluation.timestamp).toISOString()
-      process.stdout.write(
-        `{"time":${JSON.stringify(time)},"processId":${JSON.stringify(evaluation.processId)},"nonce":${
-          JSON.stringify(evaluation.ordinate)
-        },"cron":${JSON.stringify(evaluation.cron)},"failed":${text.failed},"line":${event.index},"event":${event.json}}\n`
-      )
-    }
-  }
-  const rejected = lineOutcomes.filter((o) => !["event", "repaired", "blank", "not_event"].includes(o) && counts[o] > 0)
-  console.error(
-    `event-vacuum: ${records} records (${bad} bad, ${readOnly} read-only skipped), ${events} events (${counts.repaired} repaired), ` +
-      `lines rejected: ${rejected.length === 0 ? "none" : rejected.map((o) => `${o}=${counts[o]}`).join(" ")}`
-  )
-  return bad > 0 ? 1 : 0
+class CliError {
+  readonly _tag = "CliError"
+  constructor(readonly message: string) {}
 }
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code
-})
+/** The input's lines, numbered from 1, read as a stream (bounded memory whatever the size). */
+const lines = (file: string): Stream.Stream<readonly [number, string], CliError> =>
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const input = file === "-" ? process.stdin : fs.createReadStream(file)
+      if (file !== "-") {
+        yield* Effect.async<void, CliError>((resume) => {
+          input.once("error", (error: Error) => resume(Effect.fail(new CliError(`cannot read ${file}: ${error.message}`))))
+          input.once("open", () => resume(Effect.void))
+        })
+      }
+      const rl = readline.createInterface({ input, crlfDelay: Infinity })
+      yield* Effect.addFinalizer(() => Effect.sync(() => rl.close()))
+      let n = 0
+      return Stream.fromAsyncIterable(rl, (error) => new CliError(`cannot read ${file}: ${String(error)}`)).pipe(
+        Stream.map((line) => [++n, line] as const)
+      )
+    })
+  )
+
+/** Parses a line, reporting a bad one with its number; null when it is blank or bad. */
+const parseLine = (file: string, n: number, line: string): Effect.Effect<unknown> => {
+  if (line.trim() === "") return Effect.succeed(null)
+  try {
+    return Effect.succeed(JSON.parse(line) as unknown)
+  } catch {
+    return Effect.as(Console.error(`event-vacuum: ${file}:${n}: not JSON`), null)
+  }
+}
+
+/** The CLI is for running the vacuum: on unless EVENT_VACUUM_ENABLED says false. */
+const enabledForCli = Config.boolean("EVENT_VACUUM_ENABLED").pipe(Config.withDefault(true))
+
+const drainTimeout = Config.duration("EVENT_VACUUM_DRAIN_TIMEOUT").pipe(
+  Config.withDefault(Duration.seconds(30)),
+  Config.withDescription("How long `run` waits for the sinks to take everything before it gives up.")
+)
+
+const summary = (s: Snapshot, badLines: number): string => {
+  const rejected = rejectedOutcomes.filter((o) => s.lines[o] > 0).map((o) => `${o}=${s.lines[o]}`)
+  const out = [
+    `event-vacuum: ${s.evaluations.received + badLines} records (${s.evaluations.invalid + badLines} bad, ` +
+    `${s.evaluations.readOnly} read-only skipped), ${s.events.found} events (${s.events.repaired} repaired), ` +
+    `lines rejected: ${rejected.length === 0 ? "none" : rejected.join(" ")}`
+  ]
+  for (const sink of s.sinks) {
+    out.push(
+      `  ${sink.name}: ${sink.delivered} delivered, ${sink.duplicates} already sent, ${sink.waiting} waiting, ` +
+        `${sink.deadLettered} dead-lettered${sink.stopped === undefined ? "" : ` (stopped: ${sink.stopped})`}`
+    )
+  }
+  const lost = s.discarded.buffer_full + s.discarded.store_failed
+  if (lost > 0) out.push(`  not stored: ${lost} (buffer_full=${s.discarded.buffer_full} store_failed=${s.discarded.store_failed})`)
+  return out.join("\n")
+}
+
+const run = (file: string) =>
+  Effect.gen(function*() {
+    const vacuum = yield* Vacuum
+    let badLines = 0
+    yield* lines(file).pipe(
+      Stream.runForEach(([n, line]) =>
+        Effect.flatMap(parseLine(file, n, line), (json) => {
+          if (json === null) {
+            if (line.trim() !== "") badLines++
+            return Effect.void
+          }
+          return Effect.flatMap(vacuum.vacuum(json), (result) =>
+            result.outcome === "invalid_record"
+              ? Console.error(`event-vacuum: ${file}:${n}: ${result.reason}`)
+              : Effect.void)
+        })
+      )
+    )
+    const done = yield* vacuum.drain(yield* drainTimeout)
+    const snapshot = yield* vacuum.snapshot
+    yield* Console.error(summary(snapshot, badLines))
+    const waiting = snapshot.sinks.reduce((n, s) => n + s.waiting, 0)
+    if (!done || waiting > 0) {
+      return yield* Effect.fail(
+        new CliError(`${waiting} event(s) still waiting for delivery; they stay in the state file and go on the next run`)
+      )
+    }
+  }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => Env.layer({ enabled })))))
+
+const extractOnly = (file: string) =>
+  Effect.gen(function*() {
+    const counts = emptyCounts()
+    let records = 0
+    let bad = 0
+    let readOnly = 0
+    let events = 0
+    yield* lines(file).pipe(
+      Stream.runForEach(([n, line]) =>
+        Effect.gen(function*() {
+          const json = yield* parseLine(file, n, line)
+          if (line.trim() === "") return
+          records++
+          if (json === null) {
+            bad++
+            return
+          }
+          const decoded = decodeSync(json)
+          if (Either.isLeft(decoded)) {
+            bad++
+            return yield* Console.error(`event-vacuum: ${file}:${n}: ${decoded.left.message}`)
+          }
+          const evaluation = decoded.right
+          if (evaluation.readOnly) {
+            readOnly++
+            return
+          }
+          const text = logText(evaluation.output)
+          if (text._tag === "NoText") return
+          const extraction = extract(text.text)
+          for (const outcome of lineOutcomes) counts[outcome] += extraction.counts[outcome]
+          for (const event of extraction.events) {
+            events++
+            const time = new Date(event.time ?? evaluation.timestamp).toISOString()
+            process.stdout.write(
+              `{"time":${JSON.stringify(time)},"processId":${JSON.stringify(evaluation.processId)},"nonce":${
+                JSON.stringify(evaluation.ordinate)
+              },"cron":${JSON.stringify(evaluation.cron)},"failed":${text.failed},"line":${event.index},"event":${event.json}}\n`
+            )
+          }
+        })
+      )
+    )
+    const rejected = rejectedOutcomes.filter((o) => counts[o] > 0)
+    yield* Console.error(
+      `event-vacuum: ${records} records (${bad} bad, ${readOnly} read-only skipped), ${events} events (${counts.repaired} repaired), ` +
+        `lines rejected: ${rejected.length === 0 ? "none" : rejected.map((o) => `${o}=${counts[o]}`).join(" ")}`
+    )
+  })
+
+const main = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const [command, file = "-", ...rest] = argv
+    if (command === "--help" || command === "-h") return yield* Console.log(usage)
+    if (command === undefined || rest.length > 0 || (command !== "run" && command !== "extract")) {
+      return yield* Effect.fail(new CliError(`unknown arguments: ${argv.join(" ") || "(none)"}\n${usage}`))
+    }
+    return yield* command === "run" ? run(file) : extractOnly(file)
+  })
+
+main(process.argv.slice(2)).pipe(
+  Effect.exit,
+  Effect.flatMap((exit) => {
+    if (Exit.isSuccess(exit)) return Effect.void
+    // One clear line: a CLI error, a bad setting (naming its key), or the store failing to open.
+    const failure = Cause.failureOption(exit.cause)
+    const message = failure._tag === "Some"
+      ? ConfigError.isConfigError(failure.value) ? `bad setting: ${String(failure.value)}` : (failure.value as { message: string }).message
+      : Cause.pretty(exit.cause)
+    return Effect.zipRight(
+      Console.error(`event-vacuum: ${message}`),
+      Effect.sync(() => {
+        process.exitCode = 1
+      })
+    )
+  }),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)

@@ -75,7 +75,7 @@ describe("Evaluation", () => {
     })
     assert.deepStrictEqual(error.issues, [
       "processId: Expected string, actual 42",
-      "timestamp: Expected a finite number or numeric string, actual \"soon\"",
+      "timestamp: Expected epoch milliseconds from 0 to 8.64e15 (a number or numeric string), actual \"soon\"",
       "output.GasUsed: Expected a finite number or numeric string, actual \"lots\""
     ])
     assert.include(error.message, "output.GasUsed")
@@ -83,9 +83,20 @@ describe("Evaluation", () => {
 
   it("refuses non-finite numbers and empty ordinates", () => {
     assert.deepStrictEqual(decodeErr({ ...base, timestamp: "Infinity" }).issues, [
-      "timestamp: Expected a finite number or numeric string, actual \"Infinity\""
+      "timestamp: Expected epoch milliseconds from 0 to 8.64e15 (a number or numeric string), actual \"Infinity\""
+    ])
+    assert.deepStrictEqual(decodeErr({ ...base, GasUsed: 1, output: { ...base.output, GasUsed: "Infinity" } }).issues, [
+      "output.GasUsed: Expected a finite number or numeric string, actual \"Infinity\""
     ])
     assert.match(decodeErr({ ...base, ordinate: "" }).issues[0]!, /^ordinate: /)
+  })
+
+  it("refuses a timestamp no Date can hold, or before 1970", () => {
+    for (const timestamp of [8.64e15 + 1, 1e16, -1]) {
+      assert.match(decodeErr({ ...base, timestamp }).issues[0]!, /^timestamp: Expected epoch milliseconds/, String(timestamp))
+    }
+    assert.strictEqual(decodeOk({ ...base, timestamp: 8.64e15 }).timestamp, 8.64e15)
+    assert.strictEqual(decodeOk({ ...base, timestamp: 0 }).timestamp, 0)
   })
 
   it("names a missing required field", () => {

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { Clock, Effect, Layer, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -331,7 +331,54 @@ describe("Vacuum: refusals", () => {
     }))
 })
 
+describe("Vacuum: a sink that crashes", () => {
+  it.scoped("finds the event it fails on, dead-letters it, and leaves the other sink alone", () =>
+    Effect.gen(function*() {
+      const crashing = new RecordingSink("crashing")
+      crashing.behaviour = (batch) => {
+        if (batch.some((e) => JSON.parse(e.data).poison === true)) throw new RangeError("Invalid time value")
+        return Effect.succeed(batch.map(() => EventStatus.Accepted()))
+      }
+      const other = new RecordingSink("other")
+      const v = yield* start(memory(), [crashing, other], { flushInterval: 0 })
+      const lines = [1, 2, 3, 4].map((n) => event(n === 3 ? { n, poison: true } : { n }))
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines }))
+      yield* settle(v)
+      yield* v.vacuum.vacuum(record({ ordinate: 2, timestamp: 2, lines: [event({ n: 5 })] }))
+      yield* settle(v)
+      assert.deepStrictEqual(crashing.fields().map((f) => f.n), [1, 2, 4, 5])
+      assert.deepStrictEqual(other.fields().map((f) => f.n), [1, 2, 3, 4, 5])
+      const dead = yield* v.store.deadLetters()
+      assert.deepStrictEqual(dead.map((d) => [d.sink, d.reason]), [
+        ["crashing", "the sink failed on this event: RangeError: Invalid time value"]
+      ])
+    }))
+})
+
 describe("Vacuum: composite and restart", () => {
+  it.scoped("resumes a batch a crashed instance held once its claim expires", () =>
+    Effect.gen(function*() {
+      const filename = tempDb()
+      // A previous instance handed off two events, claimed them, and died mid-send.
+      yield* Effect.gen(function*() {
+        const store = yield* DedupeStore
+        yield* store.handOff(["test"], [{
+          processId: "P",
+          position: { timestamp: 1, ordinate: "1", cron: null },
+          events: [{ id: "a", time: 1, data: "{\"n\":1}" }, { id: "b", time: 1, data: "{\"n\":2}" }]
+        }])
+        yield* store.claim("test", { owner: "dead", maxEvents: 10, maxBytes: 1e9, leaseMillis: 60_000 })
+      }).pipe(Effect.provide(Sqlite.layer({ filename })), Effect.scoped)
+
+      const sink = new RecordingSink("test")
+      const v = yield* start(Sqlite.layer({ filename }), [sink], { flushInterval: 0, lease: "1 minute" })
+      yield* TestClock.adjust("50 seconds")
+      assert.strictEqual(sink.events.length, 0)
+      yield* TestClock.adjust("40 seconds")
+      yield* v.vacuum.drain(1000)
+      assert.deepStrictEqual(sink.ids, ["a", "b"])
+    }))
+
   it.scoped("a failing sink leaves the other unaffected, and catches up alone when it is back", () =>
     Effect.gen(function*() {
       const filename = tempDb()
@@ -347,7 +394,10 @@ describe("Vacuum: composite and restart", () => {
       assert.strictEqual(bad.events.length, 0)
       const snap = yield* v.vacuum.snapshot
       assert.deepInclude(snap.sinks.find((s) => s.name === "bad")!, { waiting: 121, delivered: 0 })
+      // Closing gives the down sink its bounded time (shutdownTimeout, 5 seconds by default), no more.
+      const before = yield* Clock.currentTimeMillis
       yield* v.close
+      assert.isAtMost((yield* Clock.currentTimeMillis) - before, 6000)
 
       // Restart on the same file: the bad sink is back; the CU re-evaluates everything.
       const good2 = new RecordingSink("good")

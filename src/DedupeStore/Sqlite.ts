@@ -42,7 +42,7 @@ export const make = (options: Options): Effect.Effect<DedupeStore["Type"], Dedup
     const { filename } = options
     if (filename !== ":memory:" && !filename.startsWith("file:")) {
       yield* Effect.try({
-        try: () => fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true }),
+        try: () => makeFolders(path.dirname(path.resolve(filename))),
         catch: (cause) => openError(filename, cause)
       })
     }
@@ -53,6 +53,17 @@ export const make = (options: Options): Effect.Effect<DedupeStore["Type"], Dedup
     )
     return yield* Effect.provideService(Sql.make, SqlClient.SqlClient, client)
   })
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir never returns for
+ * some paths (under `/proc`), this fails at once.
+ */
+const makeFolders = (dir: string): void => {
+  if (fs.existsSync(dir)) return
+  const parent = path.dirname(dir)
+  if (parent !== dir) makeFolders(parent)
+  fs.mkdirSync(dir)
+}
 
 const openError = (filename: string, cause: unknown): DedupeStoreError =>
   new DedupeStoreError({

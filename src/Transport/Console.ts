@@ -36,7 +36,9 @@ export const jsonLine = (event: OutboundEvent): string =>
 
 const CONTEXT = new Set(["processId", "nonce", "cron", "messageId", "timestamp", "gasUsed", "memorySize", "failed", "eventId"])
 
-const show = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value))
+/** Plain strings as they are; anything with spaces, `=`, quotes or control characters quoted as JSON. */
+const show = (value: unknown): string =>
+  typeof value === "string" && value.length > 0 && !/[\s="\u0000-\u001f\u007f]/.test(value) ? value : JSON.stringify(value)
 
 /**
  * One event as a readable line: time, process, nonce (and cron), then the
@@ -66,10 +68,7 @@ export const make = (options: Options = {}): Sink => {
   return {
     name,
     send: (batch) =>
-      Effect.as(
-        Console.log(batch.map(line).join("\n")),
-        allAccepted(batch.length)
-      )
+      Effect.suspend(() => Effect.as(Console.log(batch.map(line).join("\n")), allAccepted(batch.length)))
   }
 }
 

@@ -49,9 +49,11 @@ export const make = (options: Options): Effect.Effect<Sink, never, FileSystem.Fi
     return {
       name,
       send: (batch) =>
-        Effect.as(
-          append(encoder.encode(batch.map((event) => jsonLine(event) + "\n").join(""))),
-          allAccepted(batch.length)
+        Effect.suspend(() =>
+          Effect.as(
+            append(encoder.encode(batch.map((event) => jsonLine(event) + "\n").join(""))),
+            allAccepted(batch.length)
+          )
         )
     }
   })

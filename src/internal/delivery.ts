@@ -101,7 +101,15 @@ class RetryLater {
   constructor(readonly reason: string) {}
 }
 
-type Failure = TransportError | RetryLater
+/** The sink threw or died (a bug in it, or an event it cannot handle): found by splitting, then dead-lettered. */
+class SinkCrashed {
+  readonly _tag = "SinkCrashed"
+  constructor(readonly description: string) {}
+}
+
+type Failure = TransportError | RetryLater | SinkCrashed
+
+const describeDefect = (defect: unknown): string => defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
 
 /**
  * Sends one claimed batch until every event is acknowledged, dead-lettered or
@@ -134,7 +142,8 @@ const deliverBatch = (
         if (remaining.length === 0) return
       }
       first = false
-      const statuses: ReadonlyArray<EventStatus> = yield* sink.send(remaining).pipe(
+      const statuses: ReadonlyArray<EventStatus> = yield* Effect.suspend(() => sink.send(remaining)).pipe(
+        Effect.catchAllDefect((defect) => Effect.fail(new SinkCrashed(describeDefect(defect)))),
         Effect.timeoutFail({
           duration: settings.sendTimeout,
           onTimeout: () =>
@@ -192,7 +201,7 @@ const deliverBatch = (
       Effect.tapError((failure) =>
         Effect.suspend(() => {
           state.retries++
-          const reason = failure._tag === "RetryLater" ? "event_retry" : failure.reason
+          const reason = failure._tag === "RetryLater" ? "event_retry" : failure._tag === "SinkCrashed" ? "crashed" : failure.reason
           return Effect.zipRight(
             Metric.increment(Metric.tagged(forSink(Metrics.sendErrors, state), "reason", reason)),
             Effect.logDebug(`sink ${sink.name}: will retry ${remaining.length} event(s)`, failure)
@@ -201,14 +210,16 @@ const deliverBatch = (
       ),
       Effect.retry({
         schedule: settings.retry,
-        while: (failure) => failure._tag === "RetryLater" || failure.reason === "Unavailable" || failure.reason === "Timeout"
+        while: (failure) =>
+          failure._tag === "RetryLater" ||
+          (failure._tag === "TransportError" && (failure.reason === "Unavailable" || failure.reason === "Timeout"))
       })
     )
 
     const outcome = yield* Effect.either(retried)
     if (outcome._tag === "Right") return true
-    const failure = outcome.left as TransportError
-    if (failure.reason === "TooLarge") {
+    const failure = outcome.left as TransportError | SinkCrashed
+    if (failure._tag === "SinkCrashed" || failure.reason === "TooLarge") {
       held.remaining = []
       if (remaining.length > 1) {
         const half = Math.ceil(remaining.length / 2)
@@ -216,8 +227,20 @@ const deliverBatch = (
         return (yield* deliverBatch(state, settings, a)) && (yield* deliverBatch(state, settings, b))
       }
       yield* storeCall("dead-letter an event too large for the sink", state)(
-        store.deadLetter(sink.name, owner, remaining.map((e) => ({ seq: e.seq, reason: `too large for the sink: ${failure.description}` })))
+        store.deadLetter(
+          sink.name,
+          owner,
+          remaining.map((e) => ({
+            seq: e.seq,
+            reason: failure._tag === "SinkCrashed"
+              ? `the sink failed on this event: ${failure.description}`
+              : `too large for the sink: ${failure.description}`
+          }))
+        )
       )
+      if (failure._tag === "SinkCrashed") {
+        yield* Effect.logError(`sink ${sink.name} failed on an event (dead-lettered): ${failure.description}`)
+      }
       state.deadLettered += remaining.length
       state.inFlight -= remaining.length
       yield* Metric.incrementBy(forSink(Metrics.deadLetteredEvents, state), remaining.length)
@@ -249,9 +272,21 @@ const waitFor = (state: SinkState, ready: () => boolean, millis: number): Effect
   )
 
 /**
- * The delivery loop of one sink. Returns only when the sink stopped for good.
+ * The delivery loop of one sink. Returns only when the sink stopped for good;
+ * a defect in it (a bug) stops this sink alone, logged, never the others.
  */
 export const runSink = (state: SinkState, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> =>
+  loop(state, settings).pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.gen(function*() {
+        state.stopped = `crashed: ${describeDefect(defect)}`
+        yield* Effect.logError(`sink ${state.sink.name} stopped: its delivery crashed`, defect)
+        yield* state.notifyDrained()
+      })
+    )
+  )
+
+const loop = (state: SinkState, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> =>
   Effect.gen(function*() {
     const store = yield* DedupeStore
     const { sink, owner } = state
