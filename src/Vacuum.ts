@@ -398,7 +398,7 @@ export const make = (
         }
       })
 
-    const writer = Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 1024), (chunk) => writeGroup([...chunk])))
+    const writer = Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 256), (chunk) => writeGroup([...chunk])))
 
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       if (queuedEvents === 0) return Effect.void

@@ -1,0 +1,46 @@
+/**
+ * A minimal Effect-based CU wiring the vacuum in: provide the layer, call
+ * `vacuum` after each evaluation. Type-checked in CI with the rest.
+ *
+ * Run (after `npm run build`): npx tsx examples/effect-cu.ts
+ */
+import { Effect, Layer } from "effect"
+import { SqliteDedupeStore, Transport, Vacuum } from "ao-event-vacuum"
+import * as ConsoleTransport from "ao-event-vacuum/Transport/Console"
+
+// The vacuum on a SQLite state file, printing events as JSON lines.
+const VacuumLive = Vacuum.layer({ flushInterval: "200 millis" }).pipe(
+  Layer.provide(SqliteDedupeStore.layer({ filename: ".event-vacuum/example-cu.db" })),
+  Layer.provide(ConsoleTransport.layer({ format: "json" }))
+)
+
+// What the CU has after evaluating a message.
+const evaluation = {
+  processId: "PROCESS_ID_0000000000000000000000000000000",
+  messageId: "MESSAGE_1",
+  ordinate: "1",
+  cron: null,
+  timestamp: Date.now(),
+  blockHeight: 1,
+  readOnly: false,
+  output: {
+    Output: { data: "hello\n{\"_e\": 1, \"Action\": \"Transfer\", \"Quantity\": \"100\"}\n", prompt: "aos> " },
+    Error: null,
+    GasUsed: 1000,
+    memorySize: 65536
+  }
+}
+
+const program = Effect.gen(function*() {
+  const vacuum = yield* Vacuum.Vacuum
+  // Returns at once; delivery happens in the background.
+  const summary = yield* vacuum.vacuum(evaluation)
+  yield* Effect.log(`vacuumed: ${summary.outcome}, ${summary.events} event(s)`)
+  // A CU would just keep going; this example waits so the event is printed before it exits.
+  yield* vacuum.drain("5 seconds")
+})
+
+// Transport is re-exported for CUs that bring their own sinks.
+export type Sinks = Transport.Transport
+
+Effect.runPromise(Effect.provide(program, VacuumLive))
