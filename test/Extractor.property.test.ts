@@ -9,7 +9,7 @@ import { Either } from "effect"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { Extraction, LineOutcome, Limits } from "../src/Extractor.js"
-import { defaultLimits, extract, lineOutcomes, makeLimits } from "../src/Extractor.js"
+import { defaultLimits, extract, lineOutcomes, makeLimits, reserveKeys } from "../src/Extractor.js"
 
 // ---------------------------------------------------------------------------
 // Value trees and their serialization
@@ -1360,5 +1360,58 @@ describe("extract: minimal cases of bugs found by the properties above", () => {
     const r = extract("{\"_e\":1,\"x\u0001\":1,\"\":1,\"\":2}")
     expect(r.events[0]?.repaired).toEqual([""])
     expect(r.counts.repaired).toBe(1)
+  })
+})
+
+describe("extract: reserved keys", () => {
+  const names = ["processId", "nonce", "timestamp", "Timestamp", "eventId", "cron"]
+  const reserved = reserveKeys(names)
+  const keyArb = fc.oneof(
+    fc.constantFrom(...names, "event.processId", "processIds", "_e"),
+    fc.string({ maxLength: 6 })
+  )
+  // Keys as written: plainly, or with an escape that decodes to the same key.
+  const keyTextArb = fc.tuple(keyArb, fc.boolean()).map(([key, escaped]) =>
+    escaped && key.length > 0 ? `"\\u${key.charCodeAt(0).toString(16).padStart(4, "0")}${JSON.stringify(key).slice(2)}` : JSON.stringify(key)
+  )
+  const valueTextArb = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+    fc.constantFrom("inf", "-nan", "1727000008009", "\"2024-09-22T10:00:00Z\"", "10000000000000000000001")
+  )
+  const lineArb = fc.tuple(fc.array(fc.tuple(keyTextArb, valueTextArb), { maxLength: 8 }), fc.nat()).map(([members, at]) => {
+    const all = [...members.map(([k, v]) => `${k}:${v}`)]
+    all.splice(at % (all.length + 1), 0, "\"_e\":1")
+    return `{${all.join(",")}}`
+  })
+
+  const rename = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(fields)) {
+      Object.defineProperty(out, names.includes(key) ? `event.${key}` : key, {
+        value: fields[key],
+        enumerable: true,
+        writable: true,
+        configurable: true
+      })
+    }
+    return out
+  }
+
+  it("renames exactly the reserved top-level keys, and changes nothing else", () => {
+    fc.assert(
+      fc.property(fc.array(lineArb, { minLength: 1, maxLength: 4 }), (lines) => {
+        const text = lines.join("\n")
+        const plain = extract(text)
+        const got = extract(text, defaultLimits, reserved)
+        expect(got.counts).toEqual(plain.counts)
+        expect(got.events.map((e) => [e.index, e.time, e.repaired])).toEqual(plain.events.map((e) => [e.index, e.time, e.repaired]))
+        got.events.forEach((event, i) => {
+          const fields = JSON.parse(event.json) as Record<string, unknown>
+          expect(canon(fields)).toBe(canon(rename(JSON.parse(plain.events[i]!.json) as Record<string, unknown>)))
+          for (const name of names) expect(Object.hasOwn(fields, name)).toBe(false)
+        })
+      }),
+      { numRuns: 500 }
+    )
   })
 })
