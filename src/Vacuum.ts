@@ -14,7 +14,7 @@
 import { Clock, Config, Context, Deferred, Duration, Effect, Either, Fiber, Layer, Metric, MetricLabel, Option, Queue, Schedule, Schema } from "effect"
 import type { Scope } from "effect/Scope"
 import type { ConfigError } from "effect/ConfigError"
-import type { Handoff } from "./DedupeStore.js"
+import type { Handoff, HandoffResult } from "./DedupeStore.js"
 import { DedupeStore } from "./DedupeStore.js"
 import { enrich, reservedKeys } from "./Enrich.js"
 import { decodeSync, Evaluation, logText } from "./Evaluation.js"
@@ -355,48 +355,55 @@ export const make = (
       }).pipe(Effect.withSpan("event-vacuum.vacuum"))
 
     // The writer: group commits of everything queued, in arrival order.
-    const writeGroup = (group: ReadonlyArray<Queued>) =>
-      Effect.gen(function*() {
-        let events = 0
-        let bytes = 0
-        for (const q of group) {
-          events += q.events.length
-          bytes += q.bytes
-        }
-        const result = yield* store.handOff(sinkNames, group).pipe(
-          Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(3)))),
-          Effect.either
-        )
-        queuedEvents -= events
-        queuedBytes -= bytes
-        if (Either.isLeft(result)) {
+    // The writer: group commits of everything queued, in arrival order. Whatever
+    // happens to a group (stored, store failed, a defect), it leaves the queue's
+    // accounting and wakes flushers; a failure never stops the writer.
+    const writeGroup = (group: ReadonlyArray<Queued>) => {
+      let events = 0
+      let bytes = 0
+      for (const q of group) {
+        events += q.events.length
+        bytes += q.bytes
+      }
+      const lost = (what: string, cause: unknown) =>
+        Effect.gen(function*() {
           counts.storeFailed += events
           yield* Metric.incrementBy(tagged(Metrics.discardedEvents, "reason", "store_failed"), events)
           yield* Effect.logError(
-            `event-vacuum: could not store ${events} event(s); they are lost unless their evaluations run again`,
-            result.left
+            `event-vacuum: ${what} ${events} event(s); they are lost unless their evaluations run again`,
+            cause
           )
-        } else {
+        })
+      const stored = (results: ReadonlyMap<string, HandoffResult>) =>
+        Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          for (const [name, r] of result.right) {
+          for (const [name, r] of results) {
             const state = states.get(name)!
             state.handedOff += r.events
             state.duplicates += r.duplicates
             yield* Metric.incrementBy(tagged(Metrics.bufferedEvents, "sink", name), r.events)
             yield* Metric.incrementBy(tagged(Metrics.deduplicatedEvents, "sink", name), r.duplicates)
-            if (r.events > 0) {
-              // Bytes per sink, estimated from the group's share.
-              state.added(r.events, Math.round(bytes * (r.events / Math.max(1, events))), now)
-            }
+            // Bytes per sink, estimated from the group's share.
+            state.added(r.events, Math.round(bytes * (r.events / Math.max(1, events))), now)
           }
-        }
-        yield* Metrics.handoffBufferBytes.pipe(Metric.set(queuedBytes))
-        if (queuedEvents === 0) {
-          const waiting = flushWaiters
-          flushWaiters = []
-          yield* Effect.forEach(waiting, (d) => Deferred.succeed(d, undefined), { discard: true })
-        }
+        })
+      const settled = Effect.suspend(() => {
+        queuedEvents -= events
+        queuedBytes -= bytes
+        const waiting = queuedEvents === 0 ? flushWaiters : []
+        if (queuedEvents === 0) flushWaiters = []
+        return Effect.zipRight(
+          Metrics.handoffBufferBytes.pipe(Metric.set(queuedBytes)),
+          Effect.forEach(waiting, (d) => Deferred.succeed(d, undefined), { discard: true })
+        )
       })
+      return store.handOff(sinkNames, group).pipe(
+        Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(3)))),
+        Effect.matchEffect({ onFailure: (error) => lost("could not store", error), onSuccess: stored }),
+        Effect.catchAllDefect((defect) => lost("crashed storing", defect)),
+        Effect.ensuring(settled)
+      )
+    }
 
     const writer = Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 256), (chunk) => writeGroup([...chunk])))
 

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer, TestClock } from "effect"
+import { Clock, Effect, Layer, Metric, TestClock } from "effect"
+import * as Metrics from "../src/Metrics.js"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -173,6 +174,56 @@ describe("Vacuum: what the CU gets back", () => {
       yield* v.vacuum.flush
       assert.strictEqual((yield* v.vacuum.snapshot).discarded.store_failed, 1)
       assert.strictEqual(sink.events.length, 0)
+    }))
+})
+
+describe("Vacuum: the writer survives", () => {
+  it.scoped("a store that crashes once: that group is counted lost, the next is stored and delivered", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const flaky = Layer.effect(
+        DedupeStore,
+        Effect.map(DedupeStore, (store) =>
+          DedupeStore.of({
+            ...store,
+            handOff: (sinks, handoffs) => ++calls === 1 ? Effect.die(new Error("driver bug")) : store.handOff(sinks, handoffs)
+          }))
+      ).pipe(Layer.provide(memory()))
+      const sink = new RecordingSink("test")
+      const v = yield* start(flaky, [sink])
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ n: 1 })] }))
+      yield* v.vacuum.flush
+      yield* v.vacuum.vacuum(record({ ordinate: 2, timestamp: 2, lines: [event({ n: 2 })] }))
+      yield* settle(v)
+      assert.deepStrictEqual(sink.fields().map((f) => f.n), [2])
+      const snap = yield* v.vacuum.snapshot
+      assert.deepStrictEqual(snap.discarded, { buffer_full: 0, store_failed: 1 })
+      assert.deepStrictEqual(snap.queued, { events: 0, bytes: 0 })
+    }))
+})
+
+describe("Vacuum: metrics", () => {
+  it.scoped("counts received, sent, deduplicated and dead-lettered events per sink", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("metrics-test")
+      sink.behaviour = (batch) =>
+        Effect.succeed(batch.map((e) => JSON.parse(e.data).bad ? EventStatus.Refused({ reason: "no" }) : EventStatus.Accepted()))
+      const value = (metric: Metric.Metric.Counter<number>) =>
+        Effect.map(Metric.value(Metric.tagged(metric, "sink", "metrics-test")), (s) => s.count)
+      const before = yield* Effect.all([Metrics.receivedEvents.pipe(Metric.value, Effect.map((s) => s.count))])
+      const v = yield* start(memory(), [sink], { flushInterval: 0 })
+      const evaluation = record({ ordinate: 1, timestamp: 1, lines: [event({ n: 1 }), event({ bad: true }), "{\"_e\":1,"] })
+      yield* v.vacuum.vacuum(evaluation)
+      yield* v.vacuum.vacuum(evaluation)
+      yield* settle(v)
+      const received = (yield* Metrics.receivedEvents.pipe(Metric.value)).count - before[0]!
+      assert.strictEqual(received, 4)
+      assert.strictEqual(yield* value(Metrics.sentEvents), 1)
+      assert.strictEqual(yield* value(Metrics.deadLetteredEvents), 1)
+      assert.strictEqual(yield* value(Metrics.deduplicatedEvents), 2)
+      assert.strictEqual(yield* value(Metrics.bufferedEvents), 2)
+      const invalid = yield* Metric.value(Metric.tagged(Metrics.rejected, "reason", "invalid_json"))
+      assert.isAtLeast(invalid.count, 2)
     }))
 })
 
