@@ -15,6 +15,7 @@ import type { Transport, TransportConfigError } from "./Transport.js"
 import * as Composite from "./Transport/Composite.js"
 import * as ConsoleSink from "./Transport/Console.js"
 import * as FileSink from "./Transport/File.js"
+import * as HoneycombSink from "./Transport/Honeycomb.js"
 import type { InvalidOptionsError } from "./Vacuum.js"
 import * as Vacuum from "./Vacuum.js"
 
@@ -23,7 +24,7 @@ import * as Vacuum from "./Vacuum.js"
  *
  * @since 0.1.0
  */
-export const transportKinds = ["console", "file"] as const
+export const transportKinds = ["console", "file", "honeycomb"] as const
 
 /**
  * @since 0.1.0
@@ -70,7 +71,7 @@ export const transportsConfig: Config.Config<ReadonlyArray<TransportKind>> = Con
   Config.mapOrFail((text) =>
     Either.mapLeft(parseTransports(text), (why) => ConfigError.InvalidData(["EVENT_VACUUM_TRANSPORTS"], `the list ${why}`))
   ),
-  Config.withDescription("The sinks, separated by commas or semicolons: console, file.")
+  Config.withDescription("The sinks, separated by commas or semicolons: console, file, honeycomb.")
 )
 
 const sinkLayer = (kind: TransportKind) => {
@@ -79,6 +80,8 @@ const sinkLayer = (kind: TransportKind) => {
       return ConsoleSink.layerConfig
     case "file":
       return FileSink.layerConfig
+    case "honeycomb":
+      return HoneycombSink.layerConfig
   }
 }
 

@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import type { Duration } from "effect"
 import { Context, Data, Effect, Layer, Schema } from "effect"
 
 /**
@@ -92,6 +93,12 @@ export interface Sink {
   readonly maxBatchEvents?: number | undefined
   /** The largest batch in bytes of `data` the sink takes, when it has a limit of its own. */
   readonly maxBatchBytes?: number | undefined
+  /** How long a partial batch waits, when the sink wants its own (else the vacuum's). */
+  readonly flushInterval?: Duration.DurationInput | undefined
+  /** How long one send may take, when the sink wants its own (else the vacuum's). */
+  readonly sendTimeout?: Duration.DurationInput | undefined
+  /** How many batches may be in flight at once. Default 1. */
+  readonly concurrency?: number | undefined
 }
 
 /**

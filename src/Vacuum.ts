@@ -22,7 +22,7 @@ import type { LineCounts, LineOutcome } from "./Extractor.js"
 import { emptyCounts, extract, makeLimits, rejectedOutcomes } from "./Extractor.js"
 import type { Limits } from "./Extractor.js"
 import type { DeliverySettings } from "./internal/delivery.js"
-import { runSink, SinkState } from "./internal/delivery.js"
+import { runSinkLoops, SinkState } from "./internal/delivery.js"
 import * as Metrics from "./Metrics.js"
 import { Transport } from "./Transport.js"
 
@@ -492,7 +492,7 @@ export const make = (
     const writerFiber = yield* Effect.forkScoped(writer)
     // Composite fan-out: every sink's delivery runs concurrently, each on its own outbox.
     const deliveryFiber = yield* Effect.forkScoped(
-      Effect.all([...states.values()].map((state) => runSink(state, config)), {
+      Effect.all([...states.values()].map((state) => runSinkLoops(state, config)), {
         concurrency: "unbounded",
         discard: true
       }).pipe(Effect.provideService(DedupeStore, store))

@@ -34,6 +34,9 @@ export * as ConsoleTransport from "./Transport/Console.js"
 /** The file sink. */
 export * as FileTransport from "./Transport/File.js"
 
+/** The Honeycomb sink, over the batch API. */
+export * as HoneycombTransport from "./Transport/Honeycomb.js"
+
 /** Several sinks, each with its own watermark and outbox. */
 export * as CompositeTransport from "./Transport/Composite.js"
 

@@ -286,12 +286,28 @@ export const runSink = (state: SinkState, settings: DeliverySettings): Effect.Ef
     )
   )
 
+/** The vacuum's settings with the sink's own overrides. */
+const forSinkSettings = (sink: Sink, settings: DeliverySettings): DeliverySettings => ({
+  ...settings,
+  maxBatchEvents: Math.min(settings.maxBatchEvents, sink.maxBatchEvents ?? Infinity),
+  maxBatchBytes: Math.min(settings.maxBatchBytes, sink.maxBatchBytes ?? Infinity),
+  flushInterval: sink.flushInterval === undefined ? settings.flushInterval : Duration.decode(sink.flushInterval),
+  sendTimeout: sink.sendTimeout === undefined ? settings.sendTimeout : Duration.decode(sink.sendTimeout)
+})
+
+/** The sink's delivery loops: `concurrency` of them (default 1), claiming batches side by side. */
+export const runSinkLoops = (state: SinkState, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> => {
+  const own = forSinkSettings(state.sink, settings)
+  const n = Math.max(1, Math.floor(state.sink.concurrency ?? 1))
+  return Effect.all(Array.from({ length: n }, () => runSink(state, own)), { concurrency: "unbounded", discard: true })
+}
+
 const loop = (state: SinkState, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> =>
   Effect.gen(function*() {
     const store = yield* DedupeStore
     const { sink, owner } = state
-    const maxEvents = Math.min(settings.maxBatchEvents, sink.maxBatchEvents ?? Infinity)
-    const maxBytes = Math.min(settings.maxBatchBytes, sink.maxBatchBytes ?? Infinity)
+    const maxEvents = settings.maxBatchEvents
+    const maxBytes = settings.maxBatchBytes
     const flushMillis = Duration.toMillis(settings.flushInterval)
     const idleMillis = Duration.toMillis(settings.idlePoll)
     const leaseMillis = Duration.toMillis(settings.lease)

@@ -1,0 +1,333 @@
+/**
+ * The Honeycomb sink, over the batch API: `POST {host}/1/batch/{dataset}`
+ * with the key in `X-Honeycomb-Team` and a compressed JSON body of
+ * `{data, time, samplerate}` elements.
+ *
+ * Honeycomb answers one status per event, in order: 202 is an
+ * acknowledgement, a 4xx a refusal (dead-lettered with Honeycomb's own
+ * error text), a 5xx a retry. For the whole request: 429, 5xx, timeouts and
+ * broken connections are retried; 400 and 413 split the batch (down to the
+ * single event at fault, which is dead-lettered); 401, 403 and 404 stop the
+ * sink with one error naming the cause, keeping its events. A reply that is
+ * not what the API promises is retried, never a crash.
+ *
+ * The key is `Redacted` and unwrapped only where the header is written; the
+ * header is redacted in spans.
+ *
+ * @since 0.1.0
+ */
+import { Headers, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Config, ConfigError, Duration, Effect, Either, Layer, Redacted, Schema } from "effect"
+import * as zlib from "node:zlib"
+import type { EventStatus, OutboundEvent, Sink, Transport } from "../Transport.js"
+import { accepted, EventStatus as Status, layerSink, TransportConfigError, TransportError } from "../Transport.js"
+
+/**
+ * Honeycomb's US API host.
+ *
+ * @since 0.1.0
+ */
+export const US = "https://api.honeycomb.io"
+
+/**
+ * Honeycomb's EU API host.
+ *
+ * @since 0.1.0
+ */
+export const EU = "https://api.eu1.honeycomb.io"
+
+/**
+ * Honeycomb's limits: a batch body, an event, the columns of an event.
+ *
+ * @since 0.1.0
+ */
+export const limits = { maxBodyBytes: 5_000_000, maxEventBytes: 1_000_000, maxFields: 2_000 } as const
+
+/**
+ * `gzip` (the default), `zstd` (where the runtime has it: Node 22.15 and later) or `none`.
+ *
+ * @since 0.1.0
+ */
+export type Compression = "gzip" | "zstd" | "none"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly apiKey: Redacted.Redacted<string>
+  readonly dataset: string
+  /** Default {@link US}. */
+  readonly apiHost?: string | undefined
+  readonly compression?: Compression | undefined
+  /** Default `honeycomb`. */
+  readonly name?: string | undefined
+  /** Events a batch. Default 500. */
+  readonly maxBatchEvents?: number | undefined
+  /** Bytes of event data a batch. Default 4,500,000 (the body must stay under 5,000,000). */
+  readonly maxBatchBytes?: number | undefined
+  readonly flushInterval?: Duration.DurationInput | undefined
+  /** How long one request may take. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Requests in flight at once. Default 2. */
+  readonly concurrency?: number | undefined
+  /** The event field giving its sample rate, sent as `samplerate`. Default `sampleRate`. */
+  readonly sampleRateField?: string | undefined
+}
+
+const hasZstd = (): boolean => typeof (zlib as { zstdCompress?: unknown }).zstdCompress === "function"
+
+/**
+ * The request URL for a dataset, or why the settings cannot work.
+ *
+ * @since 0.1.0
+ */
+export const batchUrl = (apiHost: string, dataset: string): Either.Either<string, string> => {
+  if (dataset.trim().length === 0) return Either.left("the dataset name is empty")
+  if (dataset.includes("/")) return Either.left(`the dataset name ${JSON.stringify(dataset)} has a slash, which Honeycomb does not allow`)
+  let host: URL
+  try {
+    host = new URL(apiHost)
+  } catch {
+    return Either.left(`the API host ${JSON.stringify(apiHost)} is not a URL`)
+  }
+  if (host.protocol !== "https:" && host.protocol !== "http:") {
+    return Either.left(`the API host ${JSON.stringify(apiHost)} is not http(s)`)
+  }
+  return Either.right(`${host.origin}${host.pathname.replace(/\/+$/, "")}/1/batch/${encodeURIComponent(dataset)}`)
+}
+
+/** Honeycomb's answer for one event. */
+const EventReply = Schema.Struct({ status: Schema.Number, error: Schema.optional(Schema.String) })
+const BatchReply = Schema.Array(EventReply)
+const ErrorReply = Schema.Struct({ error: Schema.String })
+const decodeReply = Schema.decodeUnknownEither(Schema.parseJson(Schema.Union(BatchReply, ErrorReply)))
+
+/** Top-level keys of a JSON object text, counted only when there could be too many. */
+const tooManyFields = (data: string): boolean => {
+  // Each field takes at least 6 characters ("":0,): short events cannot break the limit.
+  if (data.length < limits.maxFields * 6) return false
+  try {
+    return Object.keys(JSON.parse(data) as object).length > limits.maxFields
+  } catch {
+    return false
+  }
+}
+
+/** The `samplerate` of an event: its field when a positive integer, else 1. */
+const sampleRateOf = (data: string, field: string): number => {
+  const at = data.indexOf(`"${field}"`)
+  if (at === -1) return 1
+  try {
+    const rate = (JSON.parse(data) as Record<string, unknown>)[field]
+    return typeof rate === "number" && Number.isInteger(rate) && rate > 0 ? rate : 1
+  } catch {
+    return 1
+  }
+}
+
+const compress = (body: Uint8Array, compression: Compression): Effect.Effect<Uint8Array> => {
+  if (compression === "none") return Effect.succeed(body)
+  return Effect.async<Uint8Array>((resume) => {
+    const done = (error: Error | null, out: Buffer) => resume(error ? Effect.die(error) : Effect.succeed(out))
+    if (compression === "gzip") zlib.gzip(body, done)
+    else (zlib as unknown as { zstdCompress: (b: Uint8Array, cb: typeof done) => void }).zstdCompress(body, done)
+  })
+}
+
+/**
+ * The Honeycomb sink on the `HttpClient` in context. Fails at once on a
+ * dataset with a slash, a bad host, or zstd where the runtime lacks it.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<Sink, TransportConfigError, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const name = options.name ?? "honeycomb"
+    const url = batchUrl(options.apiHost ?? US, options.dataset)
+    if (Either.isLeft(url)) {
+      return yield* new TransportConfigError({ description: `sink ${name}: ${url.left}` })
+    }
+    const compression = options.compression ?? "gzip"
+    if (compression === "zstd" && !hasZstd()) {
+      return yield* new TransportConfigError({
+        description: `sink ${name}: zstd compression needs Node 22.15 or later (this is ${process.version}); use gzip`
+      })
+    }
+    const sampleRateField = options.sampleRateField ?? "sampleRate"
+    const client = yield* HttpClient.HttpClient
+    const encoder = new TextEncoder()
+
+    const failure = (reason: TransportError["reason"], description: string) => new TransportError({ sink: name, reason, description })
+
+    /** What the request answered, as statuses for the events sent (in order) or a whole-batch error. */
+    const post = (events: ReadonlyArray<OutboundEvent>) =>
+      Effect.gen(function*() {
+        let json = "["
+        for (let i = 0; i < events.length; i++) {
+          const e = events[i]!
+          json += `${i === 0 ? "" : ","}{"data":${e.data},"time":"${new Date(e.time).toISOString()}","samplerate":${
+            sampleRateOf(e.data, sampleRateField)
+          }}`
+        }
+        json += "]"
+        const raw = encoder.encode(json)
+        if (raw.length > limits.maxBodyBytes) {
+          return yield* failure("TooLarge", `a body of ${raw.length} bytes is over Honeycomb's ${limits.maxBodyBytes}`)
+        }
+        const body = yield* compress(raw, compression)
+        let request = HttpClientRequest.post(url.right).pipe(
+          HttpClientRequest.setHeader("X-Honeycomb-Team", Redacted.value(options.apiKey)),
+          HttpClientRequest.setHeader("User-Agent", "ao-event-vacuum"),
+          HttpClientRequest.bodyUint8Array(body, "application/json")
+        )
+        if (compression !== "none") request = HttpClientRequest.setHeader(request, "Content-Encoding", compression)
+
+        const response = yield* client.execute(request).pipe(
+          Effect.mapError((error) => failure("Unavailable", `${error.reason}: ${describe(error.cause) ?? error.message}`))
+        )
+        const text = yield* response.text.pipe(
+          Effect.mapError((error) => failure("Unavailable", `reading the reply: ${error.message}`))
+        )
+        const status = response.status
+        const said = errorText(text)
+        if (status === 401 || status === 403 || status === 404) {
+          const cause = status === 401
+            ? "the API key was refused (check HONEYCOMB_API_KEY)"
+            : status === 403
+            ? "the API key may not send events to this dataset (check the key's permissions)"
+            : `no dataset ${JSON.stringify(options.dataset)} (check HONEYCOMB_DATASET and HONEYCOMB_API_HOST)`
+          return yield* failure("Rejected", `${status}: ${cause}${said ? `; Honeycomb said: ${said}` : ""}`)
+        }
+        if (status === 400 || status === 413) {
+          return yield* failure("TooLarge", `${status}${said ? `: ${said}` : ""}`)
+        }
+        if (status !== 200) {
+          return yield* failure("Unavailable", `${status}${said ? `: ${said}` : ""}`)
+        }
+        const reply = decodeReply(text)
+        if (Either.isLeft(reply)) {
+          return yield* failure("Unavailable", `a reply that is not the batch API's: ${clip(text)}`)
+        }
+        if (!Array.isArray(reply.right)) {
+          return yield* failure("Unavailable", `Honeycomb said: ${(reply.right as { error: string }).error}`)
+        }
+        const statuses = reply.right as ReadonlyArray<typeof EventReply.Type>
+        return events.map((_, i): EventStatus => {
+          const r = statuses[i]
+          if (r === undefined) return Status.Retry({ reason: `no status for this event (${statuses.length} for ${events.length})` })
+          if (r.status >= 200 && r.status < 300) return accepted
+          const reason = `${r.status}${r.error ? `: ${r.error}` : ""}`
+          return r.status >= 400 && r.status < 500 ? Status.Refused({ reason }) : Status.Retry({ reason })
+        })
+      }).pipe(
+        // The key is in a header: keep it out of the request spans.
+        Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, "x-honeycomb-team"])
+      )
+
+    const send = (batch: ReadonlyArray<OutboundEvent>) =>
+      Effect.gen(function*() {
+        // Events over Honeycomb's limits are refused here, not sent to fail.
+        const statuses = new Array<EventStatus | undefined>(batch.length)
+        const sendable: Array<OutboundEvent> = []
+        const at: Array<number> = []
+        for (let i = 0; i < batch.length; i++) {
+          const e = batch[i]!
+          const bytes = Buffer.byteLength(e.data, "utf8")
+          if (bytes >= limits.maxEventBytes) {
+            statuses[i] = Status.Refused({ reason: `${bytes} bytes: over Honeycomb's 1 MB event limit` })
+          } else if (tooManyFields(e.data)) {
+            statuses[i] = Status.Refused({ reason: `over Honeycomb's ${limits.maxFields} columns` })
+          } else {
+            sendable.push(e)
+            at.push(i)
+          }
+        }
+        if (sendable.length > 0) {
+          const answered = yield* post(sendable)
+          answered.forEach((s, k) => {
+            statuses[at[k]!] = s
+          })
+        }
+        return statuses as ReadonlyArray<EventStatus>
+      })
+
+    return {
+      name,
+      send,
+      maxBatchEvents: options.maxBatchEvents ?? 500,
+      maxBatchBytes: options.maxBatchBytes ?? 4_500_000,
+      flushInterval: options.flushInterval,
+      sendTimeout: options.timeout,
+      concurrency: options.concurrency ?? 2
+    } satisfies Sink
+  })
+
+/** Honeycomb's `error` text in a reply body, when it has one. */
+const errorText = (text: string): string | undefined => {
+  try {
+    const value = JSON.parse(text) as unknown
+    if (typeof value === "object" && value !== null && typeof (value as { error?: unknown }).error === "string") {
+      return (value as { error: string }).error
+    }
+  } catch {
+    // not JSON
+  }
+  return text.length > 0 ? clip(text) : undefined
+}
+
+const clip = (text: string): string => (text.length > 200 ? `${text.slice(0, 200)}…` : text)
+
+const describe = (cause: unknown): string | undefined => (cause instanceof Error ? cause.message : undefined)
+
+/**
+ * The Honeycomb sink over Node's HTTP client.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<Transport, TransportConfigError> =>
+  layerSink(make(options)).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+const positive = (key: string) =>
+  Config.integer(key).pipe(Config.validate({ message: "Expected a positive integer", validation: (n) => n >= 1 }))
+
+/**
+ * The Honeycomb settings from env: `HONEYCOMB_API_KEY` (required, kept
+ * redacted), `HONEYCOMB_DATASET` (required), `HONEYCOMB_API_HOST` (default
+ * the US host), `HONEYCOMB_COMPRESSION`, `HONEYCOMB_BATCH_MAX_EVENTS`,
+ * `HONEYCOMB_BATCH_MAX_BYTES`, `HONEYCOMB_FLUSH_INTERVAL`,
+ * `HONEYCOMB_CONCURRENCY`, `HONEYCOMB_TIMEOUT`.
+ *
+ * @since 0.1.0
+ */
+export const optionsConfig: Config.Config<Options> = Config.all({
+  apiKey: Config.redacted("HONEYCOMB_API_KEY").pipe(
+    Config.validate({ message: "Expected a non-empty key", validation: (key) => Redacted.value(key).trim().length > 0 })
+  ),
+  dataset: Config.nonEmptyString("HONEYCOMB_DATASET").pipe(
+    Config.mapOrFail((dataset) =>
+      dataset.includes("/")
+        ? Either.left(ConfigError.InvalidData(["HONEYCOMB_DATASET"], "a dataset name cannot contain a slash"))
+        : Either.right(dataset)
+    )
+  ),
+  apiHost: Config.string("HONEYCOMB_API_HOST").pipe(Config.withDefault(US)),
+  compression: Config.literal("gzip", "zstd", "none")("HONEYCOMB_COMPRESSION").pipe(Config.withDefault("gzip" as const)),
+  maxBatchEvents: positive("HONEYCOMB_BATCH_MAX_EVENTS").pipe(Config.withDefault(500)),
+  maxBatchBytes: positive("HONEYCOMB_BATCH_MAX_BYTES").pipe(
+    Config.validate({ message: "Expected at most 4900000 (the body must stay under 5,000,000 bytes)", validation: (n) => n <= 4_900_000 }),
+    Config.withDefault(4_500_000)
+  ),
+  flushInterval: Config.duration("HONEYCOMB_FLUSH_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),
+  concurrency: positive("HONEYCOMB_CONCURRENCY").pipe(Config.withDefault(2)),
+  timeout: Config.duration("HONEYCOMB_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10)))
+})
+
+/**
+ * The Honeycomb sink configured from env.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<Transport, TransportConfigError | ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(optionsConfig, layer)
+)
