@@ -127,7 +127,22 @@ describe("Env.layer: a bad setting fails at start-up, naming its key", () => {
     ["EVENT_VACUUM_BATCH_MAX_EVENTS", { EVENT_VACUUM_BATCH_MAX_EVENTS: "abc" }],
     ["EVENT_VACUUM_FLUSH_INTERVAL", { EVENT_VACUUM_FLUSH_INTERVAL: "soon" }],
     ["EVENT_VACUUM_ENABLED", { EVENT_VACUUM_ENABLED: "maybe" }],
-    ["EVENT_VACUUM_FILE_PATH", { EVENT_VACUUM_TRANSPORTS: "file" }]
+    ["EVENT_VACUUM_FILE_PATH", { EVENT_VACUUM_TRANSPORTS: "file" }],
+    ["HONEYCOMB_API_KEY", { EVENT_VACUUM_TRANSPORTS: "honeycomb", HONEYCOMB_DATASET: "ao" }],
+    ["HONEYCOMB_DATASET", { EVENT_VACUUM_TRANSPORTS: "honeycomb", HONEYCOMB_API_KEY: "k" }],
+    ["HONEYCOMB_DATASET", { EVENT_VACUUM_TRANSPORTS: "honeycomb", HONEYCOMB_API_KEY: "k", HONEYCOMB_DATASET: "a/b" }],
+    ["HONEYCOMB_COMPRESSION", {
+      EVENT_VACUUM_TRANSPORTS: "honeycomb",
+      HONEYCOMB_API_KEY: "k",
+      HONEYCOMB_DATASET: "ao",
+      HONEYCOMB_COMPRESSION: "brotli"
+    }],
+    ["HONEYCOMB_BATCH_MAX_BYTES", {
+      EVENT_VACUUM_TRANSPORTS: "honeycomb",
+      HONEYCOMB_API_KEY: "k",
+      HONEYCOMB_DATASET: "ao",
+      HONEYCOMB_BATCH_MAX_BYTES: "6000000"
+    }]
   ]
 
   for (const [key, env] of cases) {

@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Exit, Layer, Logger, Redacted, TestClock } from "effect"
+import { Effect, Either, Exit, Layer, Logger, Redacted, TestClock, Tracer } from "effect"
 import * as fs from "node:fs"
 import * as zlib from "node:zlib"
 import * as os from "node:os"
@@ -146,6 +146,61 @@ describe("Honeycomb: every event accepted exactly once under each fault", () => 
         assert.isAtLeast(snap.sinks[0]!.retries, 1)
       }))
   }
+})
+
+/** A tracer that keeps every span, to look inside them. */
+const recordingTracer = () => {
+  const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
+  let ids = 0
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      spans.push({ name, attributes })
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: String(++ids),
+        traceId: "trace",
+        parent,
+        context,
+        status: { _tag: "Started", startTime },
+        attributes,
+        links,
+        sampled: true,
+        kind,
+        end: () => {},
+        attribute: (key, value) => {
+          attributes.set(key, value)
+        },
+        event: () => {},
+        addLinks: () => {}
+      }
+      return span
+    },
+    context: (f) => f()
+  })
+  return { tracer, spans }
+}
+
+describe("Honeycomb: spans", () => {
+  it.scoped("each send has a span, and the request span shows the key redacted", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const hc = yield* receiver
+      const sink = yield* sinkFor(hc)
+      const v = yield* start(memory(), [sink], { flushInterval: 0 }).pipe(Effect.withTracer(tracer))
+      yield* vacuumAll(v, exampleRecords()).pipe(Effect.withTracer(tracer))
+      yield* settled(v, 121)
+      const send = spans.filter((s) => s.name === "event-vacuum.send")
+      assert.isAbove(send.length, 0)
+      assert.strictEqual(send[0]!.attributes.get("sink"), "honeycomb")
+      const http = spans.filter((s) => s.attributes.has("http.request.header.x-honeycomb-team"))
+      assert.isAbove(http.length, 0)
+      assert.strictEqual(String(http[0]!.attributes.get("http.request.header.x-honeycomb-team")), "<redacted>")
+      for (const s of spans) {
+        for (const value of s.attributes.values()) assert.notInclude(String(value), KEY, `span ${s.name}`)
+      }
+    }))
 })
 
 describe("Honeycomb: refusals and settings", () => {

@@ -314,8 +314,11 @@ export const optionsConfig: Config.Config<Options> = Config.all({
   apiHost: Config.string("HONEYCOMB_API_HOST").pipe(Config.withDefault(US)),
   compression: Config.literal("gzip", "zstd", "none")("HONEYCOMB_COMPRESSION").pipe(Config.withDefault("gzip" as const)),
   maxBatchEvents: positive("HONEYCOMB_BATCH_MAX_EVENTS").pipe(Config.withDefault(500)),
-  maxBatchBytes: positive("HONEYCOMB_BATCH_MAX_BYTES").pipe(
-    Config.validate({ message: "Expected at most 4900000 (the body must stay under 5,000,000 bytes)", validation: (n) => n <= 4_900_000 }),
+  maxBatchBytes: Config.integer("HONEYCOMB_BATCH_MAX_BYTES").pipe(
+    Config.validate({
+      message: "Expected from 1 to 4900000 (the body must stay under 5,000,000 bytes)",
+      validation: (n) => n >= 1 && n <= 4_900_000
+    }),
     Config.withDefault(4_500_000)
   ),
   flushInterval: Config.duration("HONEYCOMB_FLUSH_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),

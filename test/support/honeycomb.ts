@@ -53,13 +53,20 @@ export class FakeHoneycomb {
     })
   }
 
-  static async start(key = "test-key-0123456789"): Promise<FakeHoneycomb> {
+  /** Listens on 127.0.0.1 (only), on `port` or a free one. */
+  static async start(key = "test-key-0123456789", port = 0): Promise<FakeHoneycomb> {
     let self: FakeHoneycomb | undefined
     const server = http.createServer((req, res) => self!.handle(req, res))
     self = new FakeHoneycomb(server, key)
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject)
+      server.listen(port, "127.0.0.1", resolve)
+    })
     return self
   }
+
+  /** Called after each request with what it did. */
+  onRequest: (request: Request, accepted: number) => void = () => {}
 
   get url(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
@@ -129,6 +136,7 @@ export class FakeHoneycomb {
           return { status: 202 }
         })
         reply(200, statuses)
+        this.onRequest(this.requests[this.requests.length - 1]!, statuses.filter((st) => st.status === 202).length)
       }
 
       switch (fault?.kind) {
