@@ -14,7 +14,7 @@
 import { Clock, Config, Context, Deferred, Duration, Effect, Either, Fiber, Layer, Metric, MetricLabel, Option, Queue, Schedule, Schema } from "effect"
 import type { Scope } from "effect/Scope"
 import type { ConfigError } from "effect/ConfigError"
-import type { Handoff, HandoffResult } from "./DedupeStore.js"
+import type { DedupeStoreError, Handoff, HandoffResult } from "./DedupeStore.js"
 import { DedupeStore } from "./DedupeStore.js"
 import { enrich, reservedKeys } from "./Enrich.js"
 import { decodeSync, Evaluation, logText } from "./Evaluation.js"
@@ -112,6 +112,14 @@ export class Vacuum extends Context.Tag("ao-event-vacuum/Vacuum")<Vacuum, {
    */
   readonly drain: (timeout: Duration.DurationInput) => Effect.Effect<boolean>
   readonly snapshot: Effect.Effect<Snapshot>
+  /**
+   * Puts dead letters back in their outboxes (all, a sink's, or the given
+   * seqs) and wakes the sinks to send them; answers how many.
+   */
+  readonly replayDeadLetters: (options?: {
+    readonly sink?: string | undefined
+    readonly seqs?: ReadonlyArray<number> | undefined
+  }) => Effect.Effect<number, DedupeStoreError>
 }>() {}
 
 /**
@@ -515,7 +523,19 @@ export const make = (
       })
     )
 
-    return Vacuum.of({ vacuum, flush, drain, snapshot })
+    const replayDeadLetters: Vacuum["Type"]["replayDeadLetters"] = (options = {}) =>
+      Effect.gen(function*() {
+        const replayed = yield* store.replayDeadLetters(options)
+        const now = yield* Clock.currentTimeMillis
+        for (const state of states.values()) {
+          if (replayed > 0 && (options.sink === undefined || options.sink === state.sink.name)) {
+            state.nudge(now, Duration.toMillis(config.flushInterval))
+          }
+        }
+        return replayed
+      })
+
+    return Vacuum.of({ vacuum, flush, drain, snapshot, replayDeadLetters })
   })
 
 const lineOutcomeKeys: ReadonlyArray<LineOutcome> = Object.keys(emptyCounts()) as Array<LineOutcome>
@@ -555,7 +575,8 @@ export const layerDisabled: Layer.Layer<Vacuum> = Layer.succeed(
       discarded: { buffer_full: 0, store_failed: 0 },
       queued: { events: 0, bytes: 0 },
       sinks: []
-    })
+    }),
+    replayDeadLetters: () => Effect.succeed(0)
   })
 )
 

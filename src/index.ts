@@ -45,3 +45,6 @@ export * as Metrics from "./Metrics.js"
 
 /** The whole vacuum configured from env. */
 export * as Env from "./Env.js"
+
+/** The vacuum as promises, for a CU not written with Effect. */
+export * as Adapter from "./Adapter.js"

@@ -58,6 +58,13 @@ export class SinkState {
     this.oldestAt = now - flushMillis
   }
 
+  /** Something may wait in the outbox that this instance did not hand off (a replay): look now. */
+  nudge(now: number, flushMillis: number): void {
+    this.pendingEvents = Math.max(this.pendingEvents, 1)
+    this.oldestAt = now - flushMillis
+    Queue.unsafeOffer(this.doorbell, undefined)
+  }
+
   /** The writer added events to the outbox. */
   added(events: number, bytes: number, now: number): void {
     if (events === 0) return

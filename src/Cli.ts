@@ -1,0 +1,366 @@
+/**
+ * The `event-vacuum` command line: `run`, `extract`, `status` and
+ * `dead-letters list|replay`, built with `@effect/cli`. Every setting comes
+ * from the environment and can also be given as a flag (`--state-path` for
+ * `EVENT_VACUUM_STATE_PATH`, …); a flag wins over the environment.
+ *
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Config, ConfigProvider, Console, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
+import * as fs from "node:fs"
+import * as readline from "node:readline"
+import { DedupeStore } from "./DedupeStore.js"
+import * as Sqlite from "./DedupeStore/Sqlite.js"
+import * as Env from "./Env.js"
+import { decodeSync, logText } from "./Evaluation.js"
+import { emptyCounts, extract, lineOutcomes, rejectedOutcomes } from "./Extractor.js"
+import type { Snapshot } from "./Vacuum.js"
+import { Vacuum } from "./Vacuum.js"
+
+/**
+ * A failure the CLI reports as one line and a non-zero exit.
+ *
+ * @since 0.1.0
+ */
+export class CliError extends Schema.TaggedError<CliError>()("CliError", { description: Schema.String }) {
+  override get message(): string {
+    return this.description
+  }
+}
+
+/**
+ * Every setting: its env name, its flag, and what it means.
+ *
+ * @since 0.1.0
+ */
+export const settings: ReadonlyArray<readonly [env: string, flag: string, meaning: string]> = [
+  ["EVENT_VACUUM_ENABLED", "enabled", "turn the vacuum on (default true in the CLI)"],
+  ["EVENT_VACUUM_TRANSPORTS", "transports", "sinks, separated by , or ;: console, file, honeycomb (default console)"],
+  ["EVENT_VACUUM_STATE_PATH", "state-path", "the SQLite state file (default .event-vacuum/state.db; :memory: allowed)"],
+  ["EVENT_VACUUM_FILE_PATH", "file-path", "the file the file sink appends to"],
+  ["EVENT_VACUUM_CONSOLE_FORMAT", "console-format", "pretty or json (default pretty)"],
+  ["EVENT_VACUUM_SKIP_READ_ONLY", "skip-read-only", "skip read-only evaluations (default true)"],
+  ["EVENT_VACUUM_MAX_QUEUED_BYTES", "max-queued-bytes", "bytes held in memory between the call and the store"],
+  ["EVENT_VACUUM_BATCH_MAX_EVENTS", "batch-max-events", "largest batch sent to a sink (default 500)"],
+  ["EVENT_VACUUM_BATCH_MAX_BYTES", "batch-max-bytes", "largest batch in bytes (default 3000000)"],
+  ["EVENT_VACUUM_FLUSH_INTERVAL", "flush-interval", "how long a partial batch waits (default 1 second)"],
+  ["EVENT_VACUUM_SEND_TIMEOUT", "send-timeout", "how long one send may take (default 10 seconds)"],
+  ["EVENT_VACUUM_RETRY_BASE_DELAY", "retry-base-delay", "first retry delay (default 200 millis)"],
+  ["EVENT_VACUUM_RETRY_MAX_DELAY", "retry-max-delay", "longest retry delay (default 30 seconds)"],
+  ["EVENT_VACUUM_MAX_EVENT_ATTEMPTS", "max-event-attempts", "attempts before a retried event is dead-lettered (default 10)"],
+  ["EVENT_VACUUM_LEASE", "lease", "how long a batch being sent stays claimed (default 1 minute)"],
+  ["EVENT_VACUUM_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long closing waits for the sinks (default 5 seconds)"],
+  ["EVENT_VACUUM_DRAIN_TIMEOUT", "drain-timeout", "how long run waits for delivery (default 30 seconds)"],
+  ["HONEYCOMB_API_KEY", "honeycomb-api-key", "the Honeycomb key (prefer the env: flags show in process lists)"],
+  ["HONEYCOMB_DATASET", "honeycomb-dataset", "the Honeycomb dataset"],
+  ["HONEYCOMB_API_HOST", "honeycomb-api-host", "the Honeycomb API host (default https://api.honeycomb.io)"],
+  ["HONEYCOMB_COMPRESSION", "honeycomb-compression", "gzip, zstd or none (default gzip)"],
+  ["HONEYCOMB_BATCH_MAX_EVENTS", "honeycomb-batch-max-events", "events a request (default 500)"],
+  ["HONEYCOMB_BATCH_MAX_BYTES", "honeycomb-batch-max-bytes", "bytes of event data a request (default 4500000)"],
+  ["HONEYCOMB_FLUSH_INTERVAL", "honeycomb-flush-interval", "how long a partial Honeycomb batch waits (default 1 second)"],
+  ["HONEYCOMB_CONCURRENCY", "honeycomb-concurrency", "requests in flight at once (default 2)"],
+  ["HONEYCOMB_TIMEOUT", "honeycomb-timeout", "how long one request may take (default 10 seconds)"]
+]
+
+/** One optional flag a setting; given flags become a config layer over the environment. */
+const settingFlags = Options.all(
+  Object.fromEntries(
+    settings.map(([env, flag, meaning]) => [
+      env,
+      Options.text(flag).pipe(Options.withDescription(`${meaning} [env ${env}]`), Options.optional)
+    ])
+  )
+)
+
+type Flags = { readonly [env: string]: Option.Option<string> }
+
+const withFlags = <A, E, R>(flags: Flags, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const given = new Map<string, string>()
+  for (const [env, value] of Object.entries(flags)) if (Option.isSome(value)) given.set(env, value.value)
+  if (given.size === 0) return effect
+  // The environment with the flags on top, as one provider: an error names one key, once.
+  const merged = new Map<string, string>()
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) merged.set(key, value)
+  for (const [key, value] of given) merged.set(key, value)
+  return Effect.withConfigProvider(effect, ConfigProvider.fromMap(merged))
+}
+
+const fileArg = Args.text({ name: "FILE" }).pipe(
+  Args.withDescription("evaluation records, one JSON per line; - or nothing for stdin"),
+  Args.withDefault("-")
+)
+
+/** The input's lines, numbered from 1, as a stream: bounded memory whatever the size. */
+const lines = (file: string): Stream.Stream<readonly [number, string], CliError> =>
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const input = file === "-" ? process.stdin : fs.createReadStream(file)
+      if (file !== "-") {
+        yield* Effect.async<void, CliError>((resume) => {
+          input.once("error", (error: Error) => resume(Effect.fail(new CliError({ description: `cannot read ${file}: ${error.message}` }))))
+          input.once("open", () => resume(Effect.void))
+        })
+      }
+      const rl = readline.createInterface({ input, crlfDelay: Infinity })
+      yield* Effect.addFinalizer(() => Effect.sync(() => rl.close()))
+      let n = 0
+      return Stream.fromAsyncIterable(rl, (error) => new CliError({ description: `cannot read ${file}: ${String(error)}` })).pipe(
+        Stream.map((line) => [++n, line] as const)
+      )
+    })
+  )
+
+const where = (file: string, n: number) => `${file === "-" ? "stdin" : file}:${n}`
+
+/** The record on a line; undefined (reported) when it is not JSON; null when blank. */
+const parseLine = (file: string, n: number, line: string): Effect.Effect<unknown> => {
+  if (line.trim() === "") return Effect.succeed(null)
+  try {
+    return Effect.succeed(JSON.parse(line) as unknown)
+  } catch {
+    return Effect.as(Console.error(`event-vacuum: ${where(file, n)}: not JSON`), undefined)
+  }
+}
+
+/** The CLI is for running the vacuum: on unless EVENT_VACUUM_ENABLED says false. */
+const enabledForCli = Config.boolean("EVENT_VACUUM_ENABLED").pipe(Config.withDefault(true))
+
+const drainTimeout = Config.duration("EVENT_VACUUM_DRAIN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+
+const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => Env.layer({ enabled })))
+
+/**
+ * The summary `run` prints: records, events, rejected lines, and per sink.
+ *
+ * @since 0.1.0
+ */
+export const summary = (s: Snapshot, badLines: number): string => {
+  const rejected = rejectedOutcomes.filter((o) => s.lines[o] > 0).map((o) => `${o}=${s.lines[o]}`)
+  const out = [
+    `event-vacuum: ${s.evaluations.received + badLines} records (${s.evaluations.invalid + badLines} bad, ` +
+    `${s.evaluations.readOnly} read-only skipped), ${s.events.found} events (${s.events.repaired} repaired), ` +
+    `lines rejected: ${rejected.length === 0 ? "none" : rejected.join(" ")}`
+  ]
+  for (const sink of s.sinks) {
+    out.push(
+      `  ${sink.name}: ${sink.delivered} delivered, ${sink.duplicates} already sent, ${sink.waiting} waiting, ` +
+        `${sink.deadLettered} dead-lettered${sink.stopped === undefined ? "" : ` (stopped: ${sink.stopped})`}`
+    )
+  }
+  const lost = s.discarded.buffer_full + s.discarded.store_failed
+  if (lost > 0) {
+    out.push(`  not stored: ${lost} (buffer_full=${s.discarded.buffer_full} store_failed=${s.discarded.store_failed})`)
+  }
+  return out.join("\n")
+}
+
+/** On a terminal, a progress line on stderr, rewritten in place. */
+const progress = (vacuum: Vacuum["Type"]) =>
+  Effect.gen(function*() {
+    const s = yield* vacuum.snapshot
+    const delivered = s.sinks.map((k) => `${k.name} ${k.delivered}`).join(", ")
+    process.stderr.write(`\r\x1b[2Kevent-vacuum: ${s.evaluations.received} records, ${s.events.found} events; delivered: ${delivered}`)
+  }).pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.asVoid)
+
+const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, ({ file, flags }) =>
+  withFlags(
+    flags,
+    Effect.gen(function*() {
+      const vacuum = yield* Vacuum
+      let badLines = 0
+      const ticker = process.stderr.isTTY ? yield* Effect.fork(progress(vacuum)) : undefined
+      yield* lines(file).pipe(
+        Stream.runForEach(([n, line]) =>
+          Effect.flatMap(parseLine(file, n, line), (json) => {
+            if (json === null) return Effect.void
+            if (json === undefined) {
+              badLines++
+              return Effect.void
+            }
+            return Effect.flatMap(vacuum.vacuum(json), (result) =>
+              result.outcome === "invalid_record"
+                ? Console.error(`event-vacuum: ${where(file, n)}: ${result.reason}`)
+                : Effect.void)
+          })
+        )
+      )
+      const done = yield* vacuum.drain(yield* drainTimeout)
+      if (ticker !== undefined) {
+        yield* Fiber.interrupt(ticker)
+        process.stderr.write("\r\x1b[2K")
+      }
+      const snapshot = yield* vacuum.snapshot
+      yield* Console.error(summary(snapshot, badLines))
+      const waiting = snapshot.sinks.reduce((n, s) => n + s.waiting, 0)
+      if (!done || waiting > 0) {
+        return yield* new CliError({
+          description: `${waiting} event(s) still waiting for delivery; they stay in the state file and go on the next run`
+        })
+      }
+    }).pipe(Effect.provide(vacuumLayer))
+  )).pipe(Command.withDescription("Vacuum evaluation records and deliver their events through the configured sinks."))
+
+const extractCommand = Command.make("extract", { file: fileArg }, ({ file }) =>
+  Effect.gen(function*() {
+    const counts = emptyCounts()
+    let records = 0
+    let bad = 0
+    let readOnly = 0
+    let events = 0
+    yield* lines(file).pipe(
+      Stream.runForEach(([n, line]) =>
+        Effect.gen(function*() {
+          const json = yield* parseLine(file, n, line)
+          if (json === null) return
+          records++
+          if (json === undefined) {
+            bad++
+            return
+          }
+          const decoded = decodeSync(json)
+          if (Either.isLeft(decoded)) {
+            bad++
+            return yield* Console.error(`event-vacuum: ${where(file, n)}: ${decoded.left.message}`)
+          }
+          const evaluation = decoded.right
+          if (evaluation.readOnly) {
+            readOnly++
+            return
+          }
+          const text = logText(evaluation.output)
+          if (text._tag === "NoText") return
+          const extraction = extract(text.text)
+          for (const outcome of lineOutcomes) counts[outcome] += extraction.counts[outcome]
+          for (const event of extraction.events) {
+            events++
+            const time = new Date(event.time ?? evaluation.timestamp).toISOString()
+            process.stdout.write(
+              `{"time":${JSON.stringify(time)},"processId":${JSON.stringify(evaluation.processId)},"nonce":${
+                JSON.stringify(evaluation.ordinate)
+              },"cron":${JSON.stringify(evaluation.cron)},"failed":${text.failed},"line":${event.index},"event":${event.json}}\n`
+            )
+          }
+        })
+      )
+    )
+    const rejected = rejectedOutcomes.filter((o) => counts[o] > 0)
+    yield* Console.error(
+      `event-vacuum: ${records} records (${bad} bad, ${readOnly} read-only skipped), ${events} events (${counts.repaired} repaired), ` +
+        `lines rejected: ${rejected.length === 0 ? "none" : rejected.map((o) => `${o}=${counts[o]}`).join(" ")}`
+    )
+  })).pipe(Command.withDescription("Print the events found in evaluation records as JSON lines: no state, no delivery."))
+
+const statePath = Options.text("state-path").pipe(
+  Options.withDescription("the SQLite state file [env EVENT_VACUUM_STATE_PATH]"),
+  Options.optional
+)
+const jsonFlag = Options.boolean("json").pipe(Options.withDescription("print JSON lines instead of text"))
+
+/** The store alone, on the state file: for looking and replaying, no sinks. */
+const storeOnly = (path: Option.Option<string>) =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const filename = Option.isSome(path) ? path.value : yield* Sqlite.filenameConfig
+      if (filename !== ":memory:" && !fs.existsSync(filename)) {
+        return yield* new CliError({ description: `no state file at ${filename} (set EVENT_VACUUM_STATE_PATH or --state-path)` })
+      }
+      return Sqlite.layer({ filename })
+    })
+  )
+
+const statusCommand = Command.make("status", { statePath, json: jsonFlag }, ({ json, statePath }) =>
+  Effect.gen(function*() {
+    const store = yield* DedupeStore
+    const marks = yield* store.watermarks()
+    const stats = yield* store.stats
+    if (json) {
+      for (const w of marks) yield* Console.log(JSON.stringify({ watermark: w }))
+      for (const s of stats) yield* Console.log(JSON.stringify({ sink: s }))
+      return
+    }
+    const sinks = [...new Set([...marks.map((w) => w.sink), ...stats.map((s) => s.sink)])].sort()
+    if (sinks.length === 0) return yield* Console.log("nothing handed off yet")
+    for (const sink of sinks) {
+      const s = stats.find((x) => x.sink === sink)
+      yield* Console.log(
+        `${sink}: ${s?.waiting ?? 0} waiting (${s?.waitingBytes ?? 0} bytes, ${s?.inFlight ?? 0} being sent), ` +
+          `${s?.deadLetters ?? 0} dead letters`
+      )
+      for (const w of marks.filter((m) => m.sink === sink)) {
+        const crons = w.crons.filter((c) => c !== "")
+        yield* Console.log(
+          `  ${w.processId}: up to ${new Date(w.timestamp).toISOString()} nonce ${w.ordinate}` +
+            `${crons.length > 0 ? ` (crons ${crons.join(", ")})` : ""}`
+        )
+      }
+    }
+  }).pipe(Effect.provide(storeOnly(statePath)))).pipe(
+    Command.withDescription("Show the watermarks per sink and process, what waits in each outbox, and the dead letters.")
+  )
+
+const sinkFlag = Options.text("sink").pipe(Options.withDescription("only this sink"), Options.optional)
+
+const listCommand = Command.make(
+  "list",
+  {
+    statePath,
+    json: jsonFlag,
+    sink: sinkFlag,
+    limit: Options.integer("limit").pipe(Options.withDescription("at most this many"), Options.withDefault(100))
+  },
+  ({ json, limit, sink, statePath }) =>
+    Effect.gen(function*() {
+      const store = yield* DedupeStore
+      const dead = yield* store.deadLetters({ sink: Option.getOrUndefined(sink), limit })
+      if (dead.length === 0 && !json) return yield* Console.log("no dead letters")
+      for (const d of dead) {
+        yield* Console.log(
+          json
+            ? JSON.stringify({ seq: d.seq, sink: d.sink, id: d.id, time: new Date(d.time).toISOString(), reason: d.reason, attempts: d.attempts, data: JSON.parse(d.data) })
+            : `#${d.seq} ${d.sink} ${new Date(d.time).toISOString()} ${d.reason}\n  ${d.data.length > 300 ? d.data.slice(0, 300) + "…" : d.data}`
+        )
+      }
+    }).pipe(Effect.provide(storeOnly(statePath)))
+).pipe(Command.withDescription("List dead letters, oldest first, with the reason each was refused."))
+
+const replayCommand = Command.make(
+  "replay",
+  {
+    sink: sinkFlag,
+    seqs: Args.integer({ name: "SEQ" }).pipe(Args.withDescription("only these dead letters (from list)"), Args.repeated),
+    flags: settingFlags
+  },
+  ({ flags, seqs, sink }) =>
+    withFlags(
+      flags,
+      Effect.gen(function*() {
+        const vacuum = yield* Vacuum
+        const replayed = yield* vacuum.replayDeadLetters({
+          sink: Option.getOrUndefined(sink),
+          seqs: seqs.length > 0 ? seqs : undefined
+        })
+        yield* Console.error(`event-vacuum: ${replayed} dead letter(s) back in the outbox; sending`)
+        const done = yield* vacuum.drain(yield* drainTimeout)
+        const snapshot = yield* vacuum.snapshot
+        yield* Console.error(summary(snapshot, 0))
+        const waiting = snapshot.sinks.reduce((n, s) => n + s.waiting, 0)
+        if (!done || waiting > 0) return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery` })
+      }).pipe(Effect.provide(vacuumLayer))
+    )
+).pipe(Command.withDescription("Put dead letters back in their outboxes and send them."))
+
+const deadLettersCommand = Command.make("dead-letters").pipe(
+  Command.withDescription("List or replay the events sinks refused for good."),
+  Command.withSubcommands([listCommand, replayCommand])
+)
+
+/**
+ * The whole command line.
+ *
+ * @since 0.1.0
+ */
+export const command = Command.make("event-vacuum").pipe(
+  Command.withDescription("Lift structured events out of ao evaluation logs and ship them, once, to your sinks."),
+  Command.withSubcommands([runCommand, extractCommand, statusCommand, deadLettersCommand])
+)

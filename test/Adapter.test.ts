@@ -1,0 +1,62 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { createVacuum } from "../src/Adapter.js"
+import { exampleRecords } from "./support/harness.js"
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-adapter-"))
+
+describe("Adapter: a promise-based vacuum for a JavaScript CU", () => {
+  it("is off unless enabled, and then touches no file", async () => {
+    const dir = tempDir()
+    const v = await createVacuum({ env: { EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db") } })
+    assert.strictEqual(v.vacuum(exampleRecords()[0]).outcome, "disabled")
+    await v.close()
+    assert.deepStrictEqual(fs.readdirSync(dir), [])
+  })
+
+  it("vacuums synchronously, delivers, closes, and a second instance on the same state sends nothing again", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "events.ndjson")
+    const env = {
+      EVENT_VACUUM_ENABLED: "true",
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "state.db"),
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+    }
+    const first = await createVacuum({ env })
+    const summaries = exampleRecords().map((r) => first.vacuum(r))
+    assert.strictEqual(summaries.reduce((n, s) => n + s.events, 0), 121)
+    assert.isTrue(await first.drain(10_000))
+    await first.close()
+    assert.strictEqual(first.vacuum(exampleRecords()[0]).outcome, "closed")
+    assert.strictEqual(fs.readFileSync(out, "utf8").split("\n").filter(Boolean).length, 121)
+
+    const second = await createVacuum({ env })
+    exampleRecords().forEach((r) => second.vacuum(r))
+    assert.isTrue(await second.drain(10_000))
+    const snap = await second.snapshot()
+    assert.deepInclude(snap.sinks[0]!, { name: "file", delivered: 0, duplicates: 121 })
+    await second.close()
+    assert.strictEqual(fs.readFileSync(out, "utf8").split("\n").filter(Boolean).length, 121)
+  })
+
+  it("never throws into the CU: a bad record is a summary", async () => {
+    const v = await createVacuum({ enabled: true, env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: path.join(tempDir(), "o") } })
+    assert.strictEqual(v.vacuum({ nonsense: true }).outcome, "invalid_record")
+    assert.strictEqual(v.vacuum(undefined).outcome, "invalid_record")
+    await v.close()
+  })
+
+  it("rejects a bad setting at creation, naming the key", async () => {
+    let message = ""
+    try {
+      await createVacuum({ env: { EVENT_VACUUM_ENABLED: "true", EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_SEND_TIMEOUT: "soon" } })
+    } catch (error) {
+      message = String(error)
+    }
+    assert.include(message, "EVENT_VACUUM_SEND_TIMEOUT")
+  })
+})

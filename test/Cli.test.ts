@@ -1,0 +1,174 @@
+/**
+ * The `event-vacuum` command line, run as users run it: a child process
+ * (through tsx, so no build is needed), real files, real exit codes.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { DedupeStore } from "../src/DedupeStore.js"
+import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+
+const repo = fileURLToPath(new URL("..", import.meta.url))
+const example = path.join(repo, "examples/aos-token-evaluations.ndjson")
+
+interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI with a clean environment (plus `env`) from a temp folder. */
+const cli = (args: ReadonlyArray<string>, options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Result => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repo, "src/bin.ts"), ...args], {
+    cwd: options.cwd ?? repo,
+    env: { PATH: process.env.PATH ?? "", ...options.env },
+    input: options.input ?? "",
+    encoding: "utf8",
+    timeout: 60_000
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-cli-"))
+const lines = (text: string) => text.split("\n").filter((l) => l.length > 0)
+
+const SUMMARY = "event-vacuum: 134 records (0 bad, 12 read-only skipped), 121 events (12 repaired), lines rejected: none"
+
+describe("event-vacuum run", () => {
+  it("delivers the example file's events, then nothing on a second run", () => {
+    const state = path.join(tempDir(), "state.db")
+    const env = { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" }
+    const first = cli(["run", example], { env })
+    assert.strictEqual(first.code, 0, first.stderr)
+    const events = lines(first.stdout).map((l) => JSON.parse(l) as { time: string; data: Record<string, unknown> })
+    assert.strictEqual(events.length, 121)
+    assert.strictEqual(new Set(events.map((e) => e.data.eventId)).size, 121)
+    assert.include(first.stderr, SUMMARY)
+    assert.include(first.stderr, "console: 121 delivered, 0 already sent, 0 waiting, 0 dead-lettered")
+
+    const second = cli(["run", example], { env })
+    assert.strictEqual(second.code, 0, second.stderr)
+    assert.strictEqual(second.stdout, "")
+    assert.include(second.stderr, "console: 0 delivered, 121 already sent, 0 waiting, 0 dead-lettered")
+
+    const status = cli(["status", "--state-path", state])
+    assert.strictEqual(status.code, 0, status.stderr)
+    assert.include(status.stdout, "console: 0 waiting")
+    assert.include(status.stdout, "XPROC0_pppppppppppppppppppppppppppppppppppp: up to 2024-09-22T10:16:59.819Z nonce 63")
+  })
+
+  it("reads stdin, and reports bad lines by number without stopping", () => {
+    const records = lines(fs.readFileSync(example, "utf8"))
+    const input = [records[0], "not json", records[1], "{\"processId\": 1}", ...records.slice(2)].join("\n") + "\n"
+    const r = cli(["run"], {
+      env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" },
+      input
+    })
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(lines(r.stdout).length, 121)
+    assert.include(r.stderr, "event-vacuum: stdin:2: not JSON")
+    assert.match(r.stderr, /event-vacuum: stdin:4: Invalid evaluation record: processId: Expected string, actual 1/)
+    assert.include(r.stderr, "136 records (2 bad, 12 read-only skipped), 121 events")
+  })
+
+  it("takes settings as flags, and a flag wins over the environment", () => {
+    const dir = tempDir()
+    const out = path.join(dir, "events.ndjson")
+    const r = cli(["run", "--transports", "file", "--file-path", out, "--state-path", path.join(dir, "s.db"), example], {
+      env: { EVENT_VACUUM_TRANSPORTS: "console", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" }
+    })
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(r.stdout, "")
+    assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
+    assert.include(r.stderr, "file: 121 delivered")
+  })
+
+  it("exits non-zero with one line naming the key of a bad setting, env or flag", () => {
+    const env = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_BATCH_MAX_EVENTS: "0" } })
+    assert.strictEqual(env.code, 1)
+    assert.strictEqual(lines(env.stderr).length, 1, env.stderr)
+    assert.include(env.stderr, "EVENT_VACUUM_BATCH_MAX_EVENTS")
+    const flag = cli(["run", "--transports", "kafka", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
+    assert.strictEqual(flag.code, 1)
+    assert.include(flag.stderr, "EVENT_VACUUM_TRANSPORTS")
+    assert.include(flag.stderr, "kafka")
+  })
+
+  it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
+    const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
+    assert.strictEqual(missing.code, 1)
+    assert.include(missing.stderr, "cannot read /nonexistent/records.ndjson")
+
+    const dir = tempDir()
+    const blocker = path.join(dir, "not-a-folder")
+    fs.writeFileSync(blocker, "")
+    const stuck = cli(["run", example], {
+      env: {
+        EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+        EVENT_VACUUM_TRANSPORTS: "file",
+        EVENT_VACUUM_FILE_PATH: path.join(blocker, "events.ndjson"),
+        EVENT_VACUUM_FLUSH_INTERVAL: "10 millis",
+        EVENT_VACUUM_DRAIN_TIMEOUT: "1 second",
+        EVENT_VACUUM_SHUTDOWN_TIMEOUT: "100 millis"
+      }
+    })
+    assert.strictEqual(stuck.code, 1)
+    assert.include(stuck.stderr, "file: 0 delivered, 0 already sent, 121 waiting")
+    assert.include(stuck.stderr, "121 event(s) still waiting for delivery")
+  })
+})
+
+describe("event-vacuum dead-letters", () => {
+  it.effect("lists dead letters with their reason, and replay sends them", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const state = path.join(dir, "state.db")
+      // A sink refused one event earlier.
+      yield* Effect.gen(function*() {
+        const store = yield* DedupeStore
+        yield* store.handOff(["console"], [{
+          processId: "P",
+          position: { timestamp: 1727000000000, ordinate: "1", cron: null },
+          events: [{ id: "ev-1", time: 1727000000000, data: "{\"processId\":\"P\",\"Action\":\"Refused\"}" }]
+        }])
+        const [entry] = yield* store.claim("console", { owner: "o", maxEvents: 1, maxBytes: 1e6, leaseMillis: 1000 })
+        yield* store.deadLetter("console", "o", [{ seq: entry!.seq, reason: "400: Event has too many columns." }])
+      }).pipe(Effect.provide(Layer.fresh(Sqlite.layer({ filename: state }))), Effect.scoped)
+
+      const list = cli(["dead-letters", "list", "--state-path", state])
+      assert.strictEqual(list.code, 0, list.stderr)
+      assert.include(list.stdout, "console 2024-09-22T10:13:20.000Z 400: Event has too many columns.")
+      assert.include(list.stdout, "\"Action\":\"Refused\"")
+
+      const replay = cli(["dead-letters", "replay"], {
+        env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" }
+      })
+      assert.strictEqual(replay.code, 0, replay.stderr)
+      assert.include(replay.stderr, "1 dead letter(s) back in the outbox")
+      assert.deepStrictEqual(lines(replay.stdout).map((l) => JSON.parse(l).data.Action), ["Refused"])
+      assert.include(cli(["dead-letters", "list", "--state-path", state]).stdout, "no dead letters")
+    }))
+
+  it("says so when there is no state file", () => {
+    const r = cli(["status", "--state-path", "/nonexistent/state.db"])
+    assert.strictEqual(r.code, 1)
+    assert.include(r.stderr, "no state file at /nonexistent/state.db")
+  })
+})
+
+describe("event-vacuum --help", () => {
+  it("documents every command and every setting's flag", () => {
+    const top = cli(["--help"])
+    assert.strictEqual(top.code, 0)
+    for (const c of ["run", "extract", "status", "dead-letters"]) assert.include(top.stdout, c)
+    const run = cli(["run", "--help"])
+    for (const flag of ["--state-path", "--transports", "--honeycomb-api-key", "--batch-max-events", "EVENT_VACUUM_STATE_PATH"]) {
+      assert.include(run.stdout, flag)
+    }
+    assert.include(cli(["dead-letters", "replay", "--help"]).stdout, "--sink")
+  })
+})
