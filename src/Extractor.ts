@@ -387,9 +387,11 @@ const candidate = (
   if (exceedsBytes(line, limits.maxLineBytes)) return "too_large"
   const out = scanOutFor(limits)
   const scan = scanEvent(line, limits.maxFields, limits.maxStringBytes, out, reserved)
-  return scan === SCAN_OK
-    ? fastEvent(line, index, out, reserved, events)
-    : exactEvent(line, index, limits, reserved, events, scan === SCAN_SYNTAX)
+  if (scan === SCAN_OK) {
+    const outcome = fastEvent(line, index, out, reserved, events)
+    if (outcome !== undefined) return outcome
+  }
+  return exactEvent(line, index, limits, reserved, events, scan === SCAN_SYNTAX)
 }
 
 /** The time in a raw JSON value token, or null. */
@@ -411,17 +413,23 @@ const fastEvent = (
   out: ScanOut,
   reserved: ReservedKeys,
   events: Array<ExtractedEvent>
-): LineOutcome => {
+): LineOutcome | undefined => {
   const { kinds, starts, valueStarts, ends, members } = out
+  const n = reserved.names.length
   let e = -1
   let lower = -1
   let upper = -1
+  let renamedKeys = false
   for (let i = 0; i < members; i++) {
-    const kind = kinds[i]
+    const kind = kinds[i]!
     if (kind === KEY_E) e = i
     else if (kind === KEY_TIMESTAMP) lower = i
     else if (kind === KEY_TIMESTAMP_CAP) upper = i
+    else if (kind >= KEY_RESERVED + n) renamedKeys = true
   }
+  // An event that already has `event.<name>` keys beside `<name>` ones: the
+  // exact path settles which value the renamed key keeps, as for any line.
+  if (renamedKeys && collides(out, reserved)) return undefined
   // Duplicate keys: like JSON.parse, the last one counts.
   if (e < 0 || Number(line.slice(valueStarts[e]!, ends[e]!)) !== 1) return "not_event"
 
@@ -444,7 +452,9 @@ const fastEvent = (
   let runEnd = -1
   for (let i = 0; i < members; i++) {
     const kind = kinds[i]!
-    const rename = kind === KEY_E || kind === drop ? -1 : renameIndex(kind, reserved)
+    const r = kind === KEY_E || kind === drop ? -1 : renameIndex(kind, reserved)
+    // Renamed-form keys (`event.<name>`) stay as they are.
+    const rename = r < n ? r : -1
     if (kind === KEY_E || kind === drop || rename >= 0) {
       if (runStart >= 0) {
         json += (first ? "" : ",") + line.slice(runStart, runEnd)
@@ -464,6 +474,20 @@ const fastEvent = (
   if (runStart >= 0) json += (first ? "" : ",") + line.slice(runStart, runEnd)
   events.push({ index, json: json + "}", time, repaired: NO_REPAIRS })
   return "event"
+}
+
+/** True when a line has both a reserved key (or a time key that is reserved) and its renamed form. */
+const collides = (out: ScanOut, reserved: ReservedKeys): boolean => {
+  const n = reserved.names.length
+  const seen = reserved.seen
+  seen.fill(0)
+  for (let i = 0; i < out.members; i++) {
+    const r = renameIndex(out.kinds[i]!, reserved)
+    if (r >= 0 && r < n) seen[r] = seen[r]! | 1
+    else if (r >= n) seen[r - n] = seen[r - n]! | 2
+  }
+  for (let r = 0; r < n; r++) if (seen[r] === 3) return true
+  return false
 }
 
 /** The reserved-key index of a kept member's kind, or -1. */

@@ -1367,7 +1367,7 @@ describe("extract: reserved keys", () => {
   const names = ["processId", "nonce", "timestamp", "Timestamp", "eventId", "cron"]
   const reserved = reserveKeys(names)
   const keyArb = fc.oneof(
-    fc.constantFrom(...names, "event.processId", "processIds", "_e"),
+    fc.constantFrom(...names, "event.processId", "event.timestamp", "event.Timestamp", "processIds", "_e"),
     fc.string({ maxLength: 6 })
   )
   // Keys as written: plainly, or with an escape that decodes to the same key.

@@ -258,6 +258,16 @@ describe("extract: reserved keys", () => {
     assert.deepStrictEqual(fields(exact.events[0]), { "event.timestamp": "soon", x: null })
   })
 
+  it("settles a renamed key that collides with the event's own the same way on every path", () => {
+    // Found by the property test: the fast path kept the text's last value, the exact path the renamed one.
+    const line = "{\"_e\":1,\"event.processId\":[],\"processId\":[],\"event.processId\":null}"
+    const escaped = line.replace("\"processId\"", "\"process\\u0049d\"")
+    const fast = extract(line, defaultLimits, reserved)
+    const exact = extract(escaped, defaultLimits, reserved)
+    assert.deepStrictEqual(fields(fast.events[0]), { "event.processId": [] })
+    assert.deepStrictEqual(fields(exact.events[0]), fields(fast.events[0]))
+  })
+
   it("leaves nested and look-alike keys alone", () => {
     const r = extract("{\"_e\":1,\"processIds\":1,\"nonc\":2,\"o\":{\"processId\":3}}", defaultLimits, reserved)
     assert.deepStrictEqual(fields(r.events[0]), { processIds: 1, nonc: 2, o: { processId: 3 } })

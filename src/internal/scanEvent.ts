@@ -31,13 +31,23 @@ export class ReservedKeys {
   readonly byLength: Array<Array<number> | undefined> = []
   readonly renamed: ReadonlyArray<string>
   readonly index: ReadonlyMap<string, number>
+  /**
+   * What the scanner matches: the names (`i` < names.length), then the names
+   * they are renamed to (`names.length + i`), so that an event already holding
+   * a renamed key can be left to the exact path.
+   */
+  readonly keys: ReadonlyArray<string>
+  /** Scratch for the fast path: which names and renamed names a line has. */
+  readonly seen: Uint8Array
 
   constructor(readonly names: ReadonlyArray<string>, readonly prefix: string) {
-    if (names.length > 255 - KEY_RESERVED) throw new RangeError("too many reserved keys")
+    if (names.length * 2 > 255 - KEY_RESERVED) throw new RangeError("too many reserved keys")
     this.renamed = names.map((name) => JSON.stringify(prefix + name))
     this.index = new Map(names.map((name, i) => [name, i]))
-    names.forEach((name, i) => {
-      ;(this.byLength[name.length] ??= []).push(i)
+    this.keys = [...names, ...names.map((name) => prefix + name)]
+    this.seen = new Uint8Array(names.length)
+    this.keys.forEach((key, i) => {
+      ;(this.byLength[key.length] ??= []).push(i)
     })
   }
 }
@@ -174,7 +184,7 @@ const keyKind = (s: string, p: number, end: number, reserved: ReservedKeys): num
   if (candidates !== undefined) {
     for (let i = 0; i < candidates.length; i++) {
       const r = candidates[i]!
-      if (s.startsWith(reserved.names[r]!, p + 1)) return KEY_RESERVED + r
+      if (s.startsWith(reserved.keys[r]!, p + 1)) return KEY_RESERVED + r
     }
   }
   return KEY_OTHER
