@@ -1,0 +1,47 @@
+/**
+ * The README must match the code: every setting the code reads is in the
+ * settings table with its flag, and every flag the CLI has is documented.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { settings } from "../src/Cli.js"
+
+const repo = fileURLToPath(new URL("..", import.meta.url))
+const readme = fs.readFileSync(path.join(repo, "README.md"), "utf8")
+
+/** Every `"EVENT_VACUUM_…"` / `"HONEYCOMB_…"` key named in src. */
+const keysInSource = (): Set<string> => {
+  const keys = new Set<string>()
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name)
+      if (entry.isDirectory()) walk(file)
+      else if (file.endsWith(".ts")) {
+        for (const m of fs.readFileSync(file, "utf8").matchAll(/"((?:EVENT_VACUUM|HONEYCOMB)_[A-Z_]+)"/g)) keys.add(m[1]!)
+      }
+    }
+  }
+  walk(path.join(repo, "src"))
+  return keys
+}
+
+describe("README", () => {
+  it("starts with the two commands for a fresh machine", () => {
+    const block = /```sh\n([^`]*)```/.exec(readme)
+    assert.isNotNull(block)
+    assert.deepStrictEqual(block![1]!.trim().split("\n"), [
+      "npm ci && npm run build && node dist/bin.js run examples/aos-token-evaluations.ndjson",
+      "npm test"
+    ])
+  })
+
+  it("has every setting the code reads in its table, with the flag the CLI takes", () => {
+    const table = new Map<string, string>()
+    for (const m of readme.matchAll(/^\| `([A-Z_]+)` \| `--([a-z-]+)` \|/gm)) table.set(m[1]!, m[2]!)
+    for (const key of keysInSource()) assert.isTrue(table.has(key), `${key} is read in src but not in the README's table`)
+    for (const [env, flag] of settings) assert.strictEqual(table.get(env), flag, `${env}: README flag`)
+    assert.strictEqual(table.size, settings.length)
+  })
+})
