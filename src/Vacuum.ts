@@ -360,7 +360,7 @@ export const make = (
       Effect.suspend(() => {
         const result = vacuumSync(input)
         return Effect.isEffect(result) ? result : Effect.succeed(result)
-      }).pipe(Effect.withSpan("event-vacuum.vacuum"))
+      }).pipe(Effect.withSpan("event-vacuum.vacuum", { captureStackTrace: false }))
 
     // The writer: group commits of everything queued, in arrival order.
     // The writer: group commits of everything queued, in arrival order. Whatever

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Schema } from "effect"
+import * as fc from "fast-check"
 import * as fs from "node:fs"
-import { decode, decodeSync, EvaluationDecodeError, logText } from "../src/Evaluation.js"
+import { decode, decodeSync, Evaluation, EvaluationDecodeError, logText } from "../src/Evaluation.js"
 
 const examplePath = new URL("../examples/aos-token-evaluations.ndjson", import.meta.url)
 const exampleRecords = (): Array<unknown> =>
@@ -167,5 +168,70 @@ describe("logText", () => {
       sources.set(key, (sources.get(key) ?? 0) + 1)
     }
     assert.deepStrictEqual(Object.fromEntries(sources), { "Output.data:false": 130, "Error:true": 4 })
+  })
+})
+
+describe("decodeSync: the fast path agrees with the schema", () => {
+  const maybe = <A>(arb: fc.Arbitrary<A>) => fc.option(arb, { nil: undefined, freq: 4 })
+  const numberish = fc.oneof(
+    fc.double(),
+    fc.integer(),
+    fc.constantFrom(0, -1, 8.64e15, 8.64e15 + 1, 1727000002464, Infinity, NaN),
+    fc.constantFrom("12", "1e3", "x", ""),
+    fc.constant(null)
+  )
+  const outputArb = fc.record(
+    {
+      Output: fc.oneof(
+        fc.string(),
+        fc.constant(null),
+        fc.constant(undefined),
+        fc.record({ data: maybe(fc.oneof(fc.string(), fc.integer())), prompt: maybe(fc.string()), print: maybe(fc.boolean()), test: maybe(fc.string()) }, { requiredKeys: [] }),
+        fc.array(fc.string(), { maxLength: 2 })
+      ),
+      Error: fc.oneof(fc.string(), fc.constant(null), fc.constant(undefined), fc.object({ maxDepth: 1 })),
+      GasUsed: numberish,
+      memorySize: numberish,
+      extra: fc.string()
+    },
+    { requiredKeys: [] }
+  )
+  const recordArb = fc.record(
+    {
+      processId: fc.oneof(fc.string(), fc.constant(""), fc.integer()),
+      messageId: fc.oneof(fc.string(), fc.constant(null), fc.constant(undefined), fc.integer()),
+      ordinate: fc.oneof(fc.string(), fc.constant(""), fc.integer(), fc.double()),
+      cron: fc.oneof(fc.string(), fc.constant(null), fc.constant(undefined)),
+      timestamp: numberish,
+      blockHeight: numberish,
+      readOnly: fc.oneof(fc.boolean(), fc.constant(undefined), fc.constant("true")),
+      output: fc.oneof(outputArb, fc.constant(null), fc.string()),
+      other: fc.string()
+    },
+    { requiredKeys: [] }
+  )
+  const schema = Schema.decodeUnknownEither(Evaluation)
+
+  it("gives what the schema gives, for every input", () => {
+    fc.assert(
+      fc.property(recordArb, (input) => {
+        const fast = decodeSync(input)
+        const slow = schema(input)
+        assert.strictEqual(Either.isRight(fast), Either.isRight(slow))
+        if (Either.isRight(fast) && Either.isRight(slow)) {
+          assert.instanceOf(fast.right, Evaluation)
+          assert.deepStrictEqual({ ...fast.right, output: { ...fast.right.output } }, { ...slow.right, output: { ...slow.right.output } })
+        }
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
+  it("takes the example's records as the schema does", () => {
+    for (const line of fs.readFileSync(new URL("../examples/aos-token-evaluations.ndjson", import.meta.url), "utf8").split("\n")) {
+      if (line === "") continue
+      const input = JSON.parse(line) as unknown
+      assert.deepStrictEqual(Either.getOrThrow(decodeSync(input)), Either.getOrThrow(schema(input)))
+    }
   })
 })

@@ -160,7 +160,7 @@ const deliverBatch = (
               description: `no answer within ${Duration.format(settings.sendTimeout)}`
             })
         }),
-        Effect.withSpan("event-vacuum.send", { attributes: { sink: sink.name, events: remaining.length } })
+        Effect.withSpan("event-vacuum.send", { attributes: { sink: sink.name, events: remaining.length }, captureStackTrace: false })
       )
       const acknowledged: Array<number> = []
       const refused: Array<{ seq: number; reason: string }> = []

@@ -93,6 +93,13 @@ export class ScanOut {
  */
 const CONTROL = /[\u0000-\u001f]/
 
+/**
+ * Control characters JSON allows nowhere, not even between tokens (only tab,
+ * line feed and carriage return are whitespace): proof that `JSON.parse`
+ * would throw, so the lenient parser can have the line at once.
+ */
+const CONTROL_NOT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/
+
 /** {@link scanEvent}: the line is a strict JSON object within limits; `out` describes it. */
 export const SCAN_OK = 0
 /** {@link scanEvent}: not strict JSON; `JSON.parse` would throw. */
@@ -215,7 +222,7 @@ export const scanEvent = (
 ): number => {
   if (s.charCodeAt(0) !== 0x7b) return SCAN_SYNTAX
   // Tabs between tokens are valid JSON, so this is not proof of a syntax error.
-  if (CONTROL.test(s)) return SCAN_DECLINED
+  if (CONTROL.test(s)) return CONTROL_NOT_WHITESPACE.test(s) ? SCAN_SYNTAX : SCAN_DECLINED
   const escapes = s.indexOf("\\") !== -1
   // Not proof: an escaped backslash before a letter looks the same.
   if (escapes && SUSPICIOUS_ESCAPE.test(s)) return SCAN_DECLINED
