@@ -38,6 +38,7 @@ export const settings: ReadonlyArray<readonly [env: string, flag: string, meanin
   ["EVENT_VACUUM_ENABLED", "enabled", "turn the vacuum on (default true in the CLI)"],
   ["EVENT_VACUUM_TRANSPORTS", "transports", "sinks, separated by , or ;: console, file, honeycomb (default console)"],
   ["EVENT_VACUUM_STATE_PATH", "state-path", "the SQLite state file (default .event-vacuum/state.db; :memory: allowed)"],
+  ["EVENT_VACUUM_STATE_SYNCHRONOUS", "state-synchronous", "normal (commits survive a process crash) or full (also power loss; an fsync a commit)"],
   ["EVENT_VACUUM_FILE_PATH", "file-path", "the file the file sink appends to"],
   ["EVENT_VACUUM_CONSOLE_FORMAT", "console-format", "pretty or json (default pretty)"],
   ["EVENT_VACUUM_SKIP_READ_ONLY", "skip-read-only", "skip read-only evaluations (default true)"],

@@ -25,6 +25,23 @@ const chunks = <A>(items: ReadonlyArray<A>, size = CHUNK): Array<ReadonlyArray<A
   return out
 }
 
+/**
+ * Rows for multi-row INSERTs in power-of-two slices (64, then 32, 16, … 1):
+ * a handful of distinct statements, which the client's prepared-statement
+ * cache keeps, instead of a new statement to prepare for every batch size.
+ */
+const insertSlices = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  let i = 0
+  for (let size = 64; size >= 1; size >>= 1) {
+    while (items.length - i >= size) {
+      out.push(items.slice(i, i + size))
+      i += size
+    }
+  }
+  return out
+}
+
 const migrations = Migrator.fromRecord({
   "0001_create_tables": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -183,8 +200,8 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
           }
         }
 
-        for (const chunk of chunks(rows)) {
-          yield* sql`INSERT INTO event_vacuum_outbox ${sql.insert(chunk)} ON CONFLICT (sink, event_id) DO NOTHING`
+        for (const slice of insertSlices(rows)) {
+          yield* sql`INSERT INTO event_vacuum_outbox ${sql.insert(slice)} ON CONFLICT (sink, event_id) DO NOTHING`
         }
         const watermarkRows = [...moved].map((key) => {
           const [sink, processId] = key.split("\u0000") as [string, string]
@@ -198,7 +215,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             updated_at: now
           }
         })
-        for (const chunk of chunks(watermarkRows)) {
+        for (const chunk of insertSlices(watermarkRows)) {
           yield* sql`INSERT INTO event_vacuum_watermark ${sql.insert(chunk)}
             ON CONFLICT (sink, process_id) DO UPDATE SET
               timestamp = excluded.timestamp, ordinate = excluded.ordinate,
@@ -217,10 +234,13 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
               SELECT seq,
                 ROW_NUMBER() OVER (ORDER BY seq) AS n,
                 SUM(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS total
-              FROM event_vacuum_outbox
-              WHERE sink = ${sink} AND (lease_until IS NULL OR lease_until <= ${now})
-              ORDER BY seq
-              LIMIT ${options.maxEvents}
+              FROM (
+                -- The head first: the running sums are then over a batch, not the whole backlog.
+                SELECT seq, bytes FROM event_vacuum_outbox
+                WHERE sink = ${sink} AND (lease_until IS NULL OR lease_until <= ${now})
+                ORDER BY seq
+                LIMIT ${options.maxEvents}
+              ) AS candidates
             ) AS head WHERE n = 1 OR total <= ${options.maxBytes}
           )
           RETURNING seq, event_id, time, data, bytes, attempts, created_at`

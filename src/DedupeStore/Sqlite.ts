@@ -23,6 +23,13 @@ import * as Sql from "./Sql.js"
 export interface Options {
   /** A file path, or `:memory:` for a store that lives as long as the layer. */
   readonly filename: string
+  /**
+   * `normal` (the default): a commit survives the process crashing, and the
+   * last commits may be rolled back (whole: watermark and outbox together) if
+   * the machine loses power. `full`: a commit also survives power loss, at an
+   * fsync per commit.
+   */
+  readonly synchronous?: "normal" | "full" | undefined
 }
 
 /**
@@ -50,6 +57,10 @@ export const make = (options: Options): Effect.Effect<DedupeStore["Type"], Dedup
     const client = yield* SqliteClient.make({ filename }).pipe(
       Effect.provide(Reactivity.layer),
       Effect.catchAllDefect((cause) => Effect.fail(openError(filename, cause)))
+    )
+    // WAL with synchronous=NORMAL syncs at checkpoints, not at every commit.
+    yield* client.unsafe(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`).pipe(
+      Effect.mapError((cause) => openError(filename, cause))
     )
     return yield* Effect.provideService(Sql.make, SqlClient.SqlClient, client)
   })
@@ -89,9 +100,23 @@ export const filenameConfig: Config.Config<string> = Config.nonEmptyString("EVEN
 )
 
 /**
+ * The durability from `EVENT_VACUUM_STATE_SYNCHRONOUS` (`normal` or `full`, default `normal`).
+ *
+ * @since 0.1.0
+ */
+export const synchronousConfig: Config.Config<"normal" | "full"> = Config.literal("normal", "full")(
+  "EVENT_VACUUM_STATE_SYNCHRONOUS"
+).pipe(
+  Config.withDefault("normal" as const),
+  Config.withDescription("normal: commits survive a crash of the process; full: also a power loss, at an fsync a commit.")
+)
+
+/**
+ * The SQLite store configured from env.
+ *
  * @since 0.1.0
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options> = { filename: filenameConfig }
+  config: Config.Config.Wrap<Options> = { filename: filenameConfig, synchronous: synchronousConfig }
 ): Layer.Layer<DedupeStore, DedupeStoreError | ConfigError> =>
   Layer.scoped(DedupeStore, Effect.flatMap(Config.unwrap(config), make))
