@@ -156,6 +156,14 @@ export const summary = (s: Snapshot, badLines: number): string => {
   return out.join("\n")
 }
 
+/**
+ * Events left for a later run: what waits in the outboxes; once this run has
+ * drained (it holds nothing any more), less what another instance on the
+ * same state file is sending right now.
+ */
+const undelivered = (s: Snapshot, drained: boolean): number =>
+  s.sinks.reduce((n, sink) => n + sink.waiting - (drained ? sink.inFlight : 0), 0)
+
 /** On a terminal, a progress line on stderr, rewritten in place. */
 const progress = (vacuum: Vacuum["Type"]) =>
   Effect.gen(function*() {
@@ -193,7 +201,7 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
       }
       const snapshot = yield* vacuum.snapshot
       yield* Console.error(summary(snapshot, badLines))
-      const waiting = snapshot.sinks.reduce((n, s) => n + s.waiting, 0)
+      const waiting = undelivered(snapshot, done)
       if (!done || waiting > 0) {
         return yield* new CliError({
           description: `${waiting} event(s) still waiting for delivery; they stay in the state file and go on the next run`
@@ -345,7 +353,7 @@ const replayCommand = Command.make(
         const done = yield* vacuum.drain(yield* drainTimeout)
         const snapshot = yield* vacuum.snapshot
         yield* Console.error(summary(snapshot, 0))
-        const waiting = snapshot.sinks.reduce((n, s) => n + s.waiting, 0)
+        const waiting = undelivered(snapshot, done)
         if (!done || waiting > 0) return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery` })
       }).pipe(Effect.provide(vacuumLayer))
     )
