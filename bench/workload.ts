@@ -4,7 +4,7 @@
  * only be deduplicated), and a vacuum on a SQLite file in a temp folder with
  * a sink that can be switched up and down.
  */
-import { Context, Effect, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -63,7 +63,7 @@ export const pipeline = async (options: Vacuum.Options = {}): Promise<Pipeline> 
     vacuum: Context.get(context, Vacuum.Vacuum),
     sink,
     close: async () => {
-      await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as never))
+      await Effect.runPromise(Scope.close(scope, Exit.void))
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }
