@@ -1,8 +1,8 @@
 /**
  * Delivery bench, our contender, run as a child process by bench/delivery.ts
  * so that its peak RSS is its own. Vacuums the feed's evaluation records as
- * a JavaScript CU would (a ManagedRuntime and `runSync` per evaluation, as
- * src/Adapter.ts does), through Vacuum.layer on a SQLite state file and the
+ * a JavaScript CU would (the plain `unsafeVacuum` call that src/Adapter.ts
+ * makes), through Vacuum.layer on a SQLite state file and the
  * Honeycomb sink with its defaults (gzip, 500 events a batch, 2 in flight),
  * then drains. Prints one `deliveryReport` JSON line.
  *
@@ -33,7 +33,7 @@ const runtime = ManagedRuntime.make(layer)
 try {
   const vacuum = await runtime.runPromise(Vacuum.Vacuum)
   const paced = await pace(feed, args.rate, (record) => {
-    runtime.runSync(vacuum.vacuum(record))
+    vacuum.unsafeVacuum(record)
   })
   const finished = await runtime.runPromise(vacuum.drain(args.capMillis))
   const doneAt = Date.now()

@@ -73,7 +73,7 @@ export const createVacuum = async (options: Options = {}): Promise<VacuumHandle>
     vacuum: (evaluation) => {
       if (closed) return CLOSED
       try {
-        return runtime.runSync(vacuum.vacuum(evaluation))
+        return vacuum.unsafeVacuum(evaluation)
       } catch {
         return CLOSED
       }

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Config, Context, Deferred, Duration, Effect, Either, Fiber, Layer, Metric, MetricLabel, Option, Queue, Schedule, Schema } from "effect"
+import { Clock, Config, Context, Deferred, Duration, Effect, Either, Fiber, Layer, Metric, MetricLabel, Option, Queue, Runtime, Schedule, Schema } from "effect"
 import type { Scope } from "effect/Scope"
 import type { ConfigError } from "effect/ConfigError"
 import type { DedupeStoreError, Handoff, HandoffResult } from "./DedupeStore.js"
@@ -104,6 +104,12 @@ export interface Snapshot {
 export class Vacuum extends Context.Tag("ao-event-vacuum/Vacuum")<Vacuum, {
   /** Takes one evaluation record (decoded or not). Fast, never fails, never waits on a sink. */
   readonly vacuum: (evaluation: unknown) => Effect.Effect<VacuumSummary>
+  /**
+   * `vacuum` as a plain call, for a hot path outside any fiber (the JS
+   * adapter): no fiber to start and no span, so about half the cost. Its rare
+   * warnings are logged on the layer's runtime.
+   */
+  readonly unsafeVacuum: (evaluation: unknown) => VacuumSummary
   /** Waits until every queued event is in the store (or counted as lost). */
   readonly flush: Effect.Effect<void>
   /**
@@ -282,7 +288,8 @@ export const make = (
     const record = (outcome: "read_only" | "invalid_record" | "no_text") =>
       Metrics.rejected.unsafeUpdate(1, [tagLabel(outcome)])
 
-    const vacuumSync = (input: unknown): VacuumSummary | Effect.Effect<VacuumSummary> => {
+    // Plain code, shared by both calls; the rare warning goes to `warn`, to be logged as each call can.
+    const vacuumSync = (input: unknown, warn: (message: string) => void): VacuumSummary => {
       if (closing) return CLOSED
       counts.received++
       Metrics.receivedEvaluations.unsafeUpdate(1, [])
@@ -295,10 +302,8 @@ export const make = (
           counts.invalid++
           record("invalid_record")
           const reason = decoded.left.message
-          return Effect.as(
-            Effect.logWarning(`event-vacuum: skipped an evaluation record that does not decode: ${reason}`),
-            { outcome: "invalid_record", events: 0, rejectedLines: 0, reason }
-          )
+          warn(`event-vacuum: skipped an evaluation record that does not decode: ${reason}`)
+          return { outcome: "invalid_record", events: 0, rejectedLines: 0, reason }
         }
         evaluation = decoded.right
       }
@@ -337,13 +342,11 @@ export const make = (
       if (queuedBytes + bytes > config.maxQueuedBytes) {
         counts.bufferFull += found
         Metrics.discardedEvents.unsafeUpdate(found, [tagLabel("buffer_full")])
-        return Effect.as(
-          Effect.logWarning(
-            `event-vacuum: the store is not keeping up; dropped ${found} event(s) of ${evaluation.processId} ` +
-              `nonce ${evaluation.ordinate} (a re-evaluation would hand them off)`
-          ),
-          { outcome: "buffer_full", events: found, rejectedLines }
+        warn(
+          `event-vacuum: the store is not keeping up; dropped ${found} event(s) of ${evaluation.processId} ` +
+            `nonce ${evaluation.ordinate} (a re-evaluation would hand them off)`
         )
+        return { outcome: "buffer_full", events: found, rejectedLines }
       }
       queuedEvents += found
       queuedBytes += bytes
@@ -358,11 +361,18 @@ export const make = (
 
     const vacuum = (input: unknown): Effect.Effect<VacuumSummary> =>
       Effect.suspend(() => {
-        const result = vacuumSync(input)
-        return Effect.isEffect(result) ? result : Effect.succeed(result)
+        let warning: string | undefined
+        const summary = vacuumSync(input, (message) => (warning = message))
+        return warning === undefined ? Effect.succeed(summary) : Effect.as(Effect.logWarning(warning), summary)
       }).pipe(Effect.withSpan("event-vacuum.vacuum", { captureStackTrace: false }))
 
-    // The writer: group commits of everything queued, in arrival order.
+    // The plain call logs its warnings on the layer's runtime, in a fiber of their own.
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const warnLater = (message: string) => {
+      runFork(Effect.logWarning(message))
+    }
+    const unsafeVacuum = (input: unknown): VacuumSummary => vacuumSync(input, warnLater)
+
     // The writer: group commits of everything queued, in arrival order. Whatever
     // happens to a group (stored, store failed, a defect), it leaves the queue's
     // accounting and wakes flushers; a failure never stops the writer.
@@ -535,7 +545,7 @@ export const make = (
         return replayed
       })
 
-    return Vacuum.of({ vacuum, flush, drain, snapshot, replayDeadLetters })
+    return Vacuum.of({ vacuum, unsafeVacuum, flush, drain, snapshot, replayDeadLetters })
   })
 
 const lineOutcomeKeys: ReadonlyArray<LineOutcome> = Object.keys(emptyCounts()) as Array<LineOutcome>
@@ -566,6 +576,7 @@ export const layerDisabled: Layer.Layer<Vacuum> = Layer.succeed(
   Vacuum,
   Vacuum.of({
     vacuum: () => Effect.succeed(DISABLED),
+    unsafeVacuum: () => DISABLED,
     flush: Effect.void,
     drain: () => Effect.succeed(true),
     snapshot: Effect.succeed({

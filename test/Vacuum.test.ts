@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Metric, TestClock } from "effect"
+import { Clock, Effect, Layer, Logger, Metric, TestClock } from "effect"
 import * as Metrics from "../src/Metrics.js"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -137,6 +137,31 @@ describe("Vacuum: what the CU gets back", () => {
       const w = yield* start(memory(), [all], { skipReadOnly: false })
       const kept = yield* w.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})], readOnly: true }))
       assert.strictEqual(kept.outcome, "queued")
+    }))
+
+  it.scoped("the plain call does what the effect does, and logs its warnings on the layer's logger", () =>
+    Effect.gen(function*() {
+      const logged: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => {
+        logged.push(String(Array.isArray(message) ? message.join(" ") : message))
+      }))
+      const sink = new RecordingSink("test")
+      const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 400 })
+      const queued = v.vacuum.unsafeVacuum(record({ ordinate: 1, timestamp: 1, lines: ["hello", event({ ok: 1 })] }))
+      assert.deepStrictEqual(queued, { outcome: "queued", events: 1, rejectedLines: 0 })
+      const bad = v.vacuum.unsafeVacuum({ processId: "P" })
+      assert.strictEqual(bad.outcome, "invalid_record")
+      assert.include(bad.reason, "ordinate")
+      const big = v.vacuum.unsafeVacuum(record({ ordinate: 2, timestamp: 2, lines: [event({ pad: "x".repeat(500) })] }))
+      assert.strictEqual(big.outcome, "buffer_full")
+      assert.strictEqual(v.vacuum.unsafeVacuum(record({ ordinate: 3, timestamp: 3, lines: [event({}) ], readOnly: true })).outcome, "read_only")
+      assert.strictEqual(yield* settle(v), true)
+      assert.deepStrictEqual(sink.fields().map((f) => f.ok), [1])
+      const snap = yield* v.vacuum.snapshot
+      assert.deepInclude(snap.evaluations, { received: 4, readOnly: 1, invalid: 1 })
+      assert.strictEqual(snap.discarded.buffer_full, 1)
+      assert.isTrue(logged.some((m) => m.includes("does not decode") && m.includes("ordinate")), logged.join("\n"))
+      assert.isTrue(logged.some((m) => m.includes("not keeping up") && m.includes("nonce 2")), logged.join("\n"))
     }))
 
   it.scoped("drops (and counts) events when the queue to the store is over its byte bound", () =>
