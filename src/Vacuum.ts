@@ -158,6 +158,12 @@ export interface Options {
   readonly lease?: Duration.DurationInput | undefined
   /** How long closing the layer waits for the sinks to send what is waiting. Default 5 seconds. */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long the writer lets a small group of evaluations gather before storing
+   * it, so that a CU calling between its own I/O pays one transaction for many
+   * evaluations rather than one each. A flush or a full group stores at once. Default 5 millis.
+   */
+  readonly storeLinger?: Duration.DurationInput | undefined
 }
 
 /**
@@ -170,6 +176,7 @@ export interface Settings extends DeliverySettings {
   readonly limits: Limits
   readonly maxQueuedBytes: number
   readonly shutdownTimeout: Duration.Duration
+  readonly storeLinger: Duration.Duration
 }
 
 /**
@@ -214,7 +221,8 @@ export const settings = (options: Options = {}): Settings => {
     maxEventAttempts: positiveInt("maxEventAttempts", options.maxEventAttempts, 10),
     lease,
     idlePoll: Duration.max(Duration.divide(lease, 2).pipe(Option.getOrElse(() => lease)), Duration.seconds(1)),
-    shutdownTimeout: Duration.decode(options.shutdownTimeout ?? "5 seconds")
+    shutdownTimeout: Duration.decode(options.shutdownTimeout ?? "5 seconds"),
+    storeLinger: Duration.decode(options.storeLinger ?? "5 millis")
   }
 }
 
@@ -271,6 +279,7 @@ export const make = (
     let queuedBytes = 0
     let closing = false
     let flushWaiters: Array<Deferred.Deferred<void>> = []
+    const writerBell = yield* Queue.sliding<void>(1)
 
     const counts = {
       received: 0,
@@ -423,12 +432,24 @@ export const make = (
       )
     }
 
-    const writer = Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 256), (chunk) => writeGroup([...chunk])))
+    // A group smaller than GROUP lingers (up to `storeLinger`) for more, unless a flush rings.
+    const GROUP = 256
+    const lingering = Duration.toMillis(config.storeLinger) > 0
+    const linger = Effect.raceFirst(Effect.sleep(config.storeLinger), Queue.take(writerBell))
+    const takeGroup = Effect.flatMap(Queue.takeBetween(queue, 1, GROUP), (first) => {
+      if (!lingering || first.length >= GROUP || flushWaiters.length > 0 || closing) return Effect.succeed([...first])
+      return Effect.zipRight(
+        linger,
+        Effect.map(Queue.takeUpTo(queue, GROUP - first.length), (more) => [...first, ...more])
+      )
+    })
+    const writer = Effect.forever(Effect.flatMap(takeGroup, writeGroup))
 
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       if (queuedEvents === 0) return Effect.void
       return Effect.flatMap(Deferred.make<void>(), (d) => {
         flushWaiters.push(d)
+        Queue.unsafeOffer(writerBell, undefined)
         return Deferred.await(d)
       })
     })
