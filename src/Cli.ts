@@ -52,6 +52,7 @@ export const settings: ReadonlyArray<readonly [env: string, flag: string, meanin
   ["EVENT_VACUUM_MAX_EVENT_ATTEMPTS", "max-event-attempts", "attempts before a retried event is dead-lettered (default 10)"],
   ["EVENT_VACUUM_LEASE", "lease", "how long a batch being sent stays claimed (default 1 minute)"],
   ["EVENT_VACUUM_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long closing waits for the sinks (default 5 seconds)"],
+  ["EVENT_VACUUM_STORE_LINGER", "store-linger", "how long a small group of evaluations waits for more before it is stored (default 5 millis)"],
   ["EVENT_VACUUM_DRAIN_TIMEOUT", "drain-timeout", "how long run waits for delivery (default 30 seconds)"],
   ["HONEYCOMB_API_KEY", "honeycomb-api-key", "the Honeycomb key (prefer the env: flags show in process lists)"],
   ["HONEYCOMB_DATASET", "honeycomb-dataset", "the Honeycomb dataset"],

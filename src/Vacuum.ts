@@ -621,7 +621,7 @@ const positive = (name: string) =>
  * `EVENT_VACUUM_BATCH_MAX_BYTES`, `EVENT_VACUUM_FLUSH_INTERVAL`,
  * `EVENT_VACUUM_SEND_TIMEOUT`, `EVENT_VACUUM_RETRY_BASE_DELAY`,
  * `EVENT_VACUUM_RETRY_MAX_DELAY`, `EVENT_VACUUM_MAX_EVENT_ATTEMPTS`,
- * `EVENT_VACUUM_LEASE`, `EVENT_VACUUM_SHUTDOWN_TIMEOUT`. Durations are
+ * `EVENT_VACUUM_LEASE`, `EVENT_VACUUM_SHUTDOWN_TIMEOUT`, `EVENT_VACUUM_STORE_LINGER`. Durations are
  * written like `500 millis` or `10 seconds`.
  *
  * @since 0.1.0
@@ -637,7 +637,8 @@ export const optionsConfig: Config.Config<Options> = Config.all({
   retryMaxDelay: Config.duration("EVENT_VACUUM_RETRY_MAX_DELAY").pipe(Config.withDefault(Duration.seconds(30))),
   maxEventAttempts: positive("EVENT_VACUUM_MAX_EVENT_ATTEMPTS").pipe(Config.withDefault(10)),
   lease: Config.duration("EVENT_VACUUM_LEASE").pipe(Config.withDefault(Duration.minutes(1))),
-  shutdownTimeout: Config.duration("EVENT_VACUUM_SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5)))
+  shutdownTimeout: Config.duration("EVENT_VACUUM_SHUTDOWN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(5))),
+  storeLinger: Config.duration("EVENT_VACUUM_STORE_LINGER").pipe(Config.withDefault(Duration.millis(5)))
 })
 
 /**
