@@ -23,6 +23,8 @@ export type Fault =
   | { readonly kind: "single-error"; readonly error: string }
   | { readonly kind: "drop" }
   | { readonly kind: "slow"; readonly millis: number }
+  /** Accepts the events at once, answers only after the delay: a reply lost to a crash means a re-send. */
+  | { readonly kind: "late-reply"; readonly millis: number }
   | { readonly kind: "short-array" }
   /** Per-event statuses: `refuse(data)` gives a 4xx error text, `retry(data)` a 5xx, else normal. */
   | {
@@ -115,10 +117,10 @@ export class FakeHoneycomb {
       this.requests.push({ dataset, encoding, wireBytes: wire.length, events: events.length, headers: req.headers })
       const fault = this.fault(this.requests.length, datas)
 
-      const answer = () => {
+      const process = () => {
         // With "short-array", Honeycomb processed only the events it answers for.
         const processed = fault?.kind === "short-array" ? events.slice(0, 1) : events
-        const statuses = processed.map((e, i) => {
+        return processed.map((e, i) => {
           const data = datas[i]!
           if (typeof e.data !== "object" || e.data === null) return { status: 400, error: "event has no data" }
           if (Object.keys(data).length > 2000) return { status: 400, error: "Event has too many columns." }
@@ -135,6 +137,8 @@ export class FakeHoneycomb {
           })
           return { status: 202 }
         })
+      }
+      const answer = (statuses = process()) => {
         reply(200, statuses)
         this.onRequest(this.requests[this.requests.length - 1]!, statuses.filter((st) => st.status === 202).length)
       }
@@ -150,7 +154,13 @@ export class FakeHoneycomb {
           return req.socket.destroy()
         case "slow": {
           // Answers (and accepts) only after the delay, as a slow Honeycomb would.
-          const timer = setTimeout(answer, fault.millis)
+          const timer = setTimeout(() => answer(), fault.millis)
+          res.on("close", () => clearTimeout(timer))
+          return
+        }
+        case "late-reply": {
+          const statuses = process()
+          const timer = setTimeout(() => answer(statuses), fault.millis)
           res.on("close", () => clearTimeout(timer))
           return
         }
