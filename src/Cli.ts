@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Config, ConfigProvider, Console, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, Config, ConfigProvider, Console, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
 import { DedupeStore } from "./DedupeStore.js"
@@ -165,6 +165,27 @@ export const summary = (s: Snapshot, badLines: number): string => {
 const undelivered = (s: Snapshot, drained: boolean): number =>
   s.sinks.reduce((n, sink) => n + sink.waiting - (drained ? sink.inFlight : 0), 0)
 
+/**
+ * Drains, then, within the same timeout, waits for what another instance on
+ * the same state file stored and has not sent yet (this run's own events may
+ * be among those it took over), unless a sink has stopped. Answers whether
+ * this run drained, and the snapshot to report.
+ */
+const drainAndSettle = (vacuum: Vacuum["Type"], timeout: Duration.Duration) =>
+  Effect.gen(function*() {
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(timeout)
+    const done = yield* vacuum.drain(timeout)
+    let snapshot = yield* vacuum.snapshot
+    while (
+      done && undelivered(snapshot, true) > 0 && snapshot.sinks.every((k) => k.stopped === undefined) &&
+      (yield* Clock.currentTimeMillis) < deadline
+    ) {
+      yield* Effect.sleep("100 millis")
+      snapshot = yield* vacuum.snapshot
+    }
+    return { done, snapshot }
+  })
+
 /** On a terminal, a progress line on stderr, rewritten in place. */
 const progress = (vacuum: Vacuum["Type"]) =>
   Effect.gen(function*() {
@@ -195,12 +216,11 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
           })
         )
       )
-      const done = yield* vacuum.drain(yield* drainTimeout)
+      const { done, snapshot } = yield* drainAndSettle(vacuum, yield* drainTimeout)
       if (ticker !== undefined) {
         yield* Fiber.interrupt(ticker)
         process.stderr.write("\r\x1b[2K")
       }
-      const snapshot = yield* vacuum.snapshot
       yield* Console.error(summary(snapshot, badLines))
       const waiting = undelivered(snapshot, done)
       if (!done || waiting > 0) {
@@ -351,8 +371,7 @@ const replayCommand = Command.make(
           seqs: seqs.length > 0 ? seqs : undefined
         })
         yield* Console.error(`event-vacuum: ${replayed} dead letter(s) back in the outbox; sending`)
-        const done = yield* vacuum.drain(yield* drainTimeout)
-        const snapshot = yield* vacuum.snapshot
+        const { done, snapshot } = yield* drainAndSettle(vacuum, yield* drainTimeout)
         yield* Console.error(summary(snapshot, 0))
         const waiting = undelivered(snapshot, done)
         if (!done || waiting > 0) return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery` })
