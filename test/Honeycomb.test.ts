@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Exit, Layer, Logger, Redacted, TestClock, Tracer } from "effect"
+import { Effect, Either, Exit, Layer, Logger, Redacted, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as zlib from "node:zlib"
 import * as os from "node:os"
@@ -9,6 +9,7 @@ import * as Sqlite from "../src/DedupeStore/Sqlite.js"
 import * as Honeycomb from "../src/Transport/Honeycomb.js"
 import type { Fault } from "./support/honeycomb.js"
 import { FakeHoneycomb } from "./support/honeycomb.js"
+import { recordingTracer } from "./support/tracer.js"
 import type { Running } from "./support/harness.js"
 import { exampleRecords, record, start } from "./support/harness.js"
 
@@ -147,40 +148,6 @@ describe("Honeycomb: every event accepted exactly once under each fault", () => 
       }))
   }
 })
-
-/** A tracer that keeps every span, to look inside them. */
-const recordingTracer = () => {
-  const spans: Array<{ name: string; attributes: Map<string, unknown> }> = []
-  let ids = 0
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const attributes = new Map<string, unknown>()
-      spans.push({ name, attributes })
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: String(++ids),
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {},
-        attribute: (key, value) => {
-          attributes.set(key, value)
-        },
-        event: () => {},
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  return { tracer, spans }
-}
 
 describe("Honeycomb: spans", () => {
   it.scoped("each send has a span, and the request span shows the key redacted", () =>
