@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Config, Context, Deferred, Duration, Effect, Either, Fiber, Layer, Metric, MetricLabel, Option, Queue, Runtime, Schedule, Schema } from "effect"
+import { Chunk, Clock, Config, Context, Deferred, Duration, Effect, Either, Fiber, Layer, Mailbox, Metric, MetricLabel, Option, Queue, Runtime, Schedule, Schema } from "effect"
 import type { Scope } from "effect/Scope"
 import type { ConfigError } from "effect/ConfigError"
 import type { DedupeStoreError, Handoff, HandoffResult } from "./DedupeStore.js"
@@ -274,7 +274,8 @@ export const make = (
     for (const sink of sinks) states.set(sink.name, new SinkState(sink, `${owner}/${sink.name}`, yield* Queue.sliding<void>(1)))
 
     // Between the CU's call and the store. Bounded by bytes, not count.
-    const queue = yield* Queue.unbounded<Queued>()
+    // A Mailbox hands the writer everything waiting as one array, with no per-item allocation.
+    const queue = yield* Mailbox.make<Queued>()
     let queuedEvents = 0
     let queuedBytes = 0
     let closing = false
@@ -359,7 +360,7 @@ export const make = (
       }
       queuedEvents += found
       queuedBytes += bytes
-      Queue.unsafeOffer(queue, {
+      queue.unsafeOffer({
         processId: evaluation.processId,
         position: { timestamp: evaluation.timestamp, ordinate: evaluation.ordinate, cron: evaluation.cron },
         events,
@@ -432,18 +433,24 @@ export const make = (
       )
     }
 
-    // A group smaller than GROUP lingers (up to `storeLinger`) for more, unless a flush rings.
+    // What waits is taken whole; fewer than GROUP evaluations linger (up to `storeLinger`) for
+    // more, unless a flush rings. Then it is stored in transactions of at most GROUP.
     const GROUP = 256
     const lingering = Duration.toMillis(config.storeLinger) > 0
     const linger = Effect.raceFirst(Effect.sleep(config.storeLinger), Queue.take(writerBell))
-    const takeGroup = Effect.flatMap(Queue.takeBetween(queue, 1, GROUP), (first) => {
-      if (!lingering || first.length >= GROUP || flushWaiters.length > 0 || closing) return Effect.succeed([...first])
-      return Effect.zipRight(
-        linger,
-        Effect.map(Queue.takeUpTo(queue, GROUP - first.length), (more) => [...first, ...more])
-      )
+    const takeWaiting = Effect.flatMap(queue.takeAll, ([first]) => {
+      if (!lingering || first.length >= GROUP || flushWaiters.length > 0 || closing) return Effect.succeed(Chunk.toReadonlyArray(first))
+      return Effect.zipRight(linger, Effect.map(queue.clear, (more) => [...first, ...more]))
     })
-    const writer = Effect.forever(Effect.flatMap(takeGroup, writeGroup))
+    const writeAll = (waiting: ReadonlyArray<Queued>) =>
+      waiting.length <= GROUP
+        ? writeGroup(waiting)
+        : Effect.forEach(
+          Array.from({ length: Math.ceil(waiting.length / GROUP) }, (_, i) => waiting.slice(i * GROUP, (i + 1) * GROUP)),
+          writeGroup,
+          { discard: true }
+        )
+    const writer = Effect.forever(Effect.flatMap(takeWaiting, writeAll))
 
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       if (queuedEvents === 0) return Effect.void
