@@ -26,18 +26,31 @@ const chunks = <A>(items: ReadonlyArray<A>, size = CHUNK): Array<ReadonlyArray<A
 }
 
 /**
- * Rows for multi-row INSERTs in power-of-two slices (64, then 32, 16, … 1):
- * a handful of distinct statements, which the client's prepared-statement
+ * Multi-row INSERTs go in power-of-two slices (64, then 32, 16, … 1): a
+ * handful of distinct statements, which the client's prepared-statement
  * cache keeps, instead of a new statement to prepare for every batch size.
  */
+const sliceSizes = (count: number): Array<number> => {
+  const out: Array<number> = []
+  let left = count
+  for (let size = 64; size >= 1; size >>= 1) {
+    while (left >= size) {
+      out.push(size)
+      left -= size
+    }
+  }
+  return out
+}
+
+/** The outbox columns a hand-off writes, in the order of its flat values. */
+const OUTBOX_COLUMNS = ["sink", "event_id", "time", "data", "bytes", "created_at", "attempts"] as const
+
 const insertSlices = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
   let i = 0
-  for (let size = 64; size >= 1; size >>= 1) {
-    while (items.length - i >= size) {
-      out.push(items.slice(i, i + size))
-      i += size
-    }
+  for (const size of sliceSizes(items.length)) {
+    out.push(items.slice(i, i + size))
+    i += size
   }
   return out
 }
@@ -162,6 +175,18 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
     const fail = (operation: string) => (cause: SqlError) =>
       new DedupeStoreError({ operation, description: describe(cause), cause })
 
+    // The outbox INSERT for `n` rows, in the client's own dialect, compiled once per size.
+    const insertTexts = new Map<number, string>()
+    const outboxInsert = (n: number): string => {
+      let text = insertTexts.get(n)
+      if (text === undefined) {
+        const row = Object.fromEntries(OUTBOX_COLUMNS.map((c) => [c, null]))
+        text = sql`INSERT INTO event_vacuum_outbox ${sql.insert(Array.from({ length: n }, () => row))}`.compile()[0]
+        insertTexts.set(n, text)
+      }
+      return text
+    }
+
     const handOff: DedupeStore["Type"]["handOff"] = (sinks, handoffs) =>
       Effect.gen(function*() {
         const results = new Map<string, { events: number; duplicates: number }>()
@@ -181,7 +206,8 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         }
 
         const moved = new Set<string>()
-        const rows: Array<Record<string, unknown>> = []
+        // The outbox rows' values, flat, in OUTBOX_COLUMNS order: no object per row.
+        const values: Array<unknown> = []
         for (const handoff of handoffs) {
           for (const sink of sinks) {
             const key = sink + "\u0000" + handoff.processId
@@ -195,21 +221,16 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             moved.add(key)
             result.events += handoff.events.length
             for (const event of handoff.events) {
-              rows.push({
-                sink,
-                event_id: event.id,
-                time: event.time,
-                data: event.data,
-                bytes: byteLength(event.data),
-                created_at: now,
-                attempts: 0
-              })
+              values.push(sink, event.id, event.time, event.data, byteLength(event.data), now, 0)
             }
           }
         }
 
-        for (const slice of insertSlices(rows)) {
-          yield* sql`INSERT INTO event_vacuum_outbox ${sql.insert(slice)}`
+        let at = 0
+        for (const size of sliceSizes(values.length / OUTBOX_COLUMNS.length)) {
+          const end = at + size * OUTBOX_COLUMNS.length
+          yield* sql.unsafe(outboxInsert(size), values.slice(at, end))
+          at = end
         }
         const watermarkRows = [...moved].map((key) => {
           const [sink, processId] = key.split("\u0000") as [string, string]
