@@ -1,15 +1,27 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Logger, Metric, TestClock } from "effect"
+import { Clock, Context, Effect, Layer, Logger, Metric, TestClock } from "effect"
 import * as Metrics from "../src/Metrics.js"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as v8 from "node:v8"
+import { runInNewContext } from "node:vm"
 import { DedupeStore, DedupeStoreError } from "../src/DedupeStore.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+import { Transport } from "../src/Transport.js"
+import * as Vacuum from "../src/Vacuum.js"
 import { EventStatus, TransportError } from "../src/Transport.js"
 import { down, exampleRecords, record, RecordingSink, start } from "./support/harness.js"
 
 const memory = () => Sqlite.layer({ filename: ":memory:" })
+
+v8.setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
+const heapAfterGc = () => {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-")), "state.db")
 
 const event = (fields: Record<string, unknown>) => JSON.stringify({ _e: 1, ...fields })
@@ -343,6 +355,30 @@ describe("Vacuum: batching and retries (TestClock)", () => {
       assert.strictEqual(sink.events.length, 2)
       assert.strictEqual((yield* v.vacuum.snapshot).sinks[0]!.retries, 4)
     }))
+
+  // On the real clock: a thousand retries through TestClock take minutes.
+  it.scopedLive("keeps memory flat across thousands of retries while a sink is down", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      sink.behaviour = down("test")
+      const layer = Vacuum.layer({ flushInterval: 0, retryBaseDelay: "1 millis", retryMaxDelay: "1 millis" }).pipe(
+        Layer.provide(Layer.merge(memory(), Layer.succeed(Transport, Transport.of({ sinks: [sink] }))))
+      )
+      const vacuum = Context.get(yield* Layer.build(layer), Vacuum.Vacuum)
+      yield* vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 })] }))
+      yield* vacuum.flush
+      const retriesAfter = (calls: number) =>
+        Effect.gen(function*() {
+          while (sink.calls < calls) yield* Effect.sleep("20 millis")
+        })
+      yield* retriesAfter(200)
+      const before = heapAfterGc()
+      const callsBefore = sink.calls
+      yield* retriesAfter(callsBefore + 2000)
+      const grown = heapAfterGc() - before
+      // Each failure used to stay alive until the batch ended: some 6 KB a retry, 12 MB here.
+      assert.isBelow(grown, 2_000_000, `the heap grew ${grown} bytes over ${sink.calls - callsBefore} retries`)
+    }), { timeout: 60_000 })
 
   it.scoped("caps the retry delay", () =>
     Effect.gen(function*() {

@@ -204,27 +204,30 @@ const deliverBatch = (
       if (again.length > 0) return yield* Effect.fail(new RetryLater(retryReason))
     })
 
-    const retried = attempt.pipe(
-      Effect.tapError((failure) =>
-        Effect.suspend(() => {
-          state.retries++
-          const reason = failure._tag === "RetryLater" ? "event_retry" : failure._tag === "SinkCrashed" ? "crashed" : failure.reason
-          return Effect.zipRight(
-            Metric.increment(Metric.tagged(forSink(Metrics.sendErrors, state), "reason", reason)),
-            Effect.logDebug(`sink ${sink.name}: will retry ${remaining.length} event(s)`, failure)
-          )
-        })
-      ),
-      Effect.retry({
-        schedule: settings.retry,
-        while: (failure) =>
-          failure._tag === "RetryLater" ||
-          (failure._tag === "TransportError" && (failure.reason === "Unavailable" || failure.reason === "Timeout"))
-      })
-    )
+    const retryable = (failure: Failure): boolean =>
+      failure._tag === "RetryLater" ||
+      (failure._tag === "TransportError" && (failure.reason === "Unavailable" || failure.reason === "Timeout"))
 
-    const outcome = yield* Effect.either(retried)
+    // Attempts, with the schedule's delays between them, until one settles the batch or a failure
+    // is not for retrying. A loop over the schedule's driver rather than `Effect.retry`: around a
+    // send with a timeout (a race), `Effect.retry` kept every failure alive until the batch ended,
+    // a few KB a retry for as long as a sink was down (test/Vacuum.test.ts checks the heap).
+    const driver = yield* Schedule.driver(settings.retry)
+    let outcome = yield* Effect.either(attempt)
+    while (outcome._tag === "Left") {
+      // Every failed attempt counts, retried or not.
+      const failure = outcome.left
+      state.retries++
+      const reason = failure._tag === "RetryLater" ? "event_retry" : failure._tag === "SinkCrashed" ? "crashed" : failure.reason
+      yield* Metric.increment(Metric.tagged(forSink(Metrics.sendErrors, state), "reason", reason))
+      yield* Effect.logDebug(`sink ${sink.name}: a send of ${remaining.length} event(s) failed`, failure)
+      if (!retryable(failure)) break
+      if (Option.isNone(Option.getRight(yield* Effect.either(driver.next(failure))))) break
+      outcome = yield* Effect.either(attempt)
+    }
     if (outcome._tag === "Right") return true
+    // The schedule ended (the default one never does): what is left goes back for a later claim.
+    if (retryable(outcome.left)) return true
     const failure = outcome.left as TransportError | SinkCrashed
     if (failure._tag === "SinkCrashed" || failure.reason === "TooLarge") {
       held.remaining = []
