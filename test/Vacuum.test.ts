@@ -4,24 +4,16 @@ import * as Metrics from "../src/Metrics.js"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as v8 from "node:v8"
-import { runInNewContext } from "node:vm"
 import { DedupeStore, DedupeStoreError } from "../src/DedupeStore.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
 import { Transport } from "../src/Transport.js"
 import * as Vacuum from "../src/Vacuum.js"
 import { EventStatus, TransportError } from "../src/Transport.js"
 import { down, exampleRecords, record, RecordingSink, start } from "./support/harness.js"
+import { heapAfterGc } from "./support/heap.js"
 
 const memory = () => Sqlite.layer({ filename: ":memory:" })
 
-v8.setFlagsFromString("--expose-gc")
-const gc = runInNewContext("gc") as () => void
-const heapAfterGc = () => {
-  gc()
-  gc()
-  return process.memoryUsage().heapUsed
-}
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-")), "state.db")
 
 const event = (fields: Record<string, unknown>) => JSON.stringify({ _e: 1, ...fields })

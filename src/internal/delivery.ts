@@ -222,7 +222,8 @@ const deliverBatch = (
       yield* Metric.increment(Metric.tagged(forSink(Metrics.sendErrors, state), "reason", reason))
       yield* Effect.logDebug(`sink ${sink.name}: a send of ${remaining.length} event(s) failed`, failure)
       if (!retryable(failure)) break
-      if (Option.isNone(Option.getRight(yield* Effect.either(driver.next(failure))))) break
+      const scheduled = yield* Effect.either(driver.next(failure))
+      if (scheduled._tag === "Left") break
       outcome = yield* Effect.either(attempt)
     }
     if (outcome._tag === "Right") return true

@@ -15,24 +15,16 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as v8 from "node:v8"
-import { runInNewContext } from "node:vm"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import * as Honeycomb from "../../src/Transport/Honeycomb.js"
 import * as Vacuum from "../../src/Vacuum.js"
 import { copiesOfExample, expectedEvents, scale, sleep } from "../support/guarantees.js"
+import { heapAfterGc } from "../support/heap.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
 const KEY = "outage-test-key-0123456789"
 const MAX_QUEUED_BYTES = 1024 * 1024
 
-v8.setFlagsFromString("--expose-gc")
-const gc = runInNewContext("gc") as () => void
-const heapAfterGc = () => {
-  gc()
-  gc()
-  return process.memoryUsage().heapUsed
-}
 
 describe("outage: the receiver hangs, then is gone, then comes back", () => {
   it.scopedLive("the CU never waits, nothing is dropped, the heap does not hold the backlog, all delivered once", () =>
