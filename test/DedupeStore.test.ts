@@ -1,11 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, TestClock } from "effect"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Handoff, Position } from "../src/DedupeStore.js"
 import { compareOrdinates, DedupeStore, isHandedOff } from "../src/DedupeStore.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+
+/** The driver itself (it ships no types), for a second connection that holds a lock. */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
+  exec(sql: string): void
+  close(): void
+}
 
 const tempFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-store-")), "nested", "state.db")
 
@@ -185,6 +192,24 @@ describe("DedupeStore (SQLite)", () => {
         assert.deepStrictEqual((yield* claimAll("a")).map((e) => e.id), ["P1/1//1", "P1/2//0", "P1/3//0"])
       }).pipe(Effect.provide(Sqlite.layer({ filename })))
     }))
+
+  // Real time: the driver's busy wait (5 s) blocks the thread, as it would while another process creates the file.
+  it.live("opening a file another connection holds locked waits and tries again, instead of failing", () =>
+    Effect.gen(function*() {
+      const filename = tempFile()
+      fs.mkdirSync(path.dirname(filename), { recursive: true })
+      const holder = new Database(filename)
+      holder.exec("CREATE TABLE other (a)")
+      holder.exec("BEGIN EXCLUSIVE")
+      holder.exec("INSERT INTO other VALUES (1)")
+      // Released as soon as the thread is free again: after the first attempt gave up.
+      setTimeout(() => holder.exec("COMMIT"), 0)
+      const stats = yield* Effect.flatMap(DedupeStore, (s) => s.stats).pipe(
+        Effect.provide(Sqlite.layer({ filename })),
+        Effect.ensuring(Effect.sync(() => holder.close()))
+      )
+      assert.deepStrictEqual(stats, [])
+    }), { timeout: 30_000 })
 
   it.effect("fails to open with an error naming the file", () =>
     Effect.gen(function*() {

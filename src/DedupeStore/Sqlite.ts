@@ -9,9 +9,8 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Config, Effect, Layer } from "effect"
+import { Config, Effect, ExecutionStrategy, Exit, Layer, Schedule, Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
-import type { Scope } from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
@@ -44,7 +43,7 @@ export const defaultFilename = ".event-vacuum/state.db"
  *
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<DedupeStore["Type"], DedupeStoreError, Scope> =>
+export const make = (options: Options): Effect.Effect<DedupeStore["Type"], DedupeStoreError, Scope.Scope> =>
   Effect.gen(function*() {
     const { filename } = options
     if (filename !== ":memory:" && !filename.startsWith("file:")) {
@@ -53,10 +52,23 @@ export const make = (options: Options): Effect.Effect<DedupeStore["Type"], Dedup
         catch: (cause) => openError(filename, cause)
       })
     }
-    // better-sqlite3 throws when it cannot open the file: a typed error, not a defect.
-    const client = yield* SqliteClient.make({ filename }).pipe(
-      Effect.provide(Reactivity.layer),
-      Effect.catchAllDefect((cause) => Effect.fail(openError(filename, cause)))
+    // better-sqlite3 throws when it cannot open the file: a typed error, not a defect. Each
+    // attempt has a scope of its own, closed when it fails, kept with the layer's when it works.
+    const outer = yield* Effect.scope
+    const openOnce = Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (attempt) =>
+      SqliteClient.make({ filename }).pipe(
+        Effect.provide(Reactivity.layer),
+        Scope.extend(attempt),
+        Effect.catchAllDefect((cause) => Effect.fail(openError(filename, cause))),
+        Effect.tapError(() => Scope.close(attempt, Exit.void))
+      ))
+    // Another process creating the same file holds it while it turns on WAL, which cannot wait
+    // for the lock: "database is locked" at once. Try again for a while.
+    const client = yield* openOnce.pipe(
+      Effect.retry({
+        while: (error) => isBusy(error.cause),
+        schedule: Schedule.spaced("50 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(200)))
+      })
     )
     // WAL with synchronous=NORMAL syncs at checkpoints, not at every commit.
     yield* client.unsafe(`PRAGMA synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`).pipe(
@@ -74,6 +86,11 @@ const makeFolders = (dir: string): void => {
   const parent = path.dirname(dir)
   if (parent !== dir) makeFolders(parent)
   fs.mkdirSync(dir)
+}
+
+const isBusy = (cause: unknown): boolean => {
+  const code = (cause as { code?: unknown } | undefined)?.code
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED"
 }
 
 const openError = (filename: string, cause: unknown): DedupeStoreError =>
