@@ -106,7 +106,7 @@ export class Vacuum extends Context.Tag("ao-event-vacuum/Vacuum")<Vacuum, {
   readonly vacuum: (evaluation: unknown) => Effect.Effect<VacuumSummary>
   /**
    * `vacuum` as a plain call, for a hot path outside any fiber (the JS
-   * adapter): no fiber to start and no span, so about half the cost. Its rare
+   * adapter): no fiber to start and no span, so well under half the cost. Its rare
    * warnings are logged on the layer's runtime.
    */
   readonly unsafeVacuum: (evaluation: unknown) => VacuumSummary
