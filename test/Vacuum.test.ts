@@ -307,6 +307,32 @@ describe("Vacuum: metrics", () => {
     }))
 })
 
+describe("Vacuum: memory while a sink is down (real clock)", () => {
+  // On the real clock: a thousand retries through TestClock take minutes.
+  it.scopedLive("keeps memory flat across thousands of retries while a sink is down", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      sink.behaviour = down("test")
+      const layer = Vacuum.layer({ flushInterval: 0, retryBaseDelay: "1 millis", retryMaxDelay: "1 millis" }).pipe(
+        Layer.provide(Layer.merge(memory(), Layer.succeed(Transport, Transport.of({ sinks: [sink] }))))
+      )
+      const vacuum = Context.get(yield* Layer.build(layer), Vacuum.Vacuum)
+      yield* vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 })] }))
+      yield* vacuum.flush
+      const retriesAfter = (calls: number) =>
+        Effect.gen(function*() {
+          while (sink.calls < calls) yield* Effect.sleep("20 millis")
+        })
+      yield* retriesAfter(200)
+      const before = heapAfterGc()
+      const callsBefore = sink.calls
+      yield* retriesAfter(callsBefore + 2000)
+      const grown = heapAfterGc() - before
+      // Each failure used to stay alive until the batch ended: some 6 KB a retry, 12 MB here.
+      assert.isBelow(grown, 2_000_000, `the heap grew ${grown} bytes over ${sink.calls - callsBefore} retries`)
+    }), { timeout: 60_000 })
+})
+
 describe("Vacuum: batching and retries (TestClock)", () => {
   it.scoped("sends full batches at once and a partial batch after the flush interval", () =>
     Effect.gen(function*() {
@@ -347,30 +373,6 @@ describe("Vacuum: batching and retries (TestClock)", () => {
       assert.strictEqual(sink.events.length, 2)
       assert.strictEqual((yield* v.vacuum.snapshot).sinks[0]!.retries, 4)
     }))
-
-  // On the real clock: a thousand retries through TestClock take minutes.
-  it.scopedLive("keeps memory flat across thousands of retries while a sink is down", () =>
-    Effect.gen(function*() {
-      const sink = new RecordingSink("test")
-      sink.behaviour = down("test")
-      const layer = Vacuum.layer({ flushInterval: 0, retryBaseDelay: "1 millis", retryMaxDelay: "1 millis" }).pipe(
-        Layer.provide(Layer.merge(memory(), Layer.succeed(Transport, Transport.of({ sinks: [sink] }))))
-      )
-      const vacuum = Context.get(yield* Layer.build(layer), Vacuum.Vacuum)
-      yield* vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 })] }))
-      yield* vacuum.flush
-      const retriesAfter = (calls: number) =>
-        Effect.gen(function*() {
-          while (sink.calls < calls) yield* Effect.sleep("20 millis")
-        })
-      yield* retriesAfter(200)
-      const before = heapAfterGc()
-      const callsBefore = sink.calls
-      yield* retriesAfter(callsBefore + 2000)
-      const grown = heapAfterGc() - before
-      // Each failure used to stay alive until the batch ended: some 6 KB a retry, 12 MB here.
-      assert.isBelow(grown, 2_000_000, `the heap grew ${grown} bytes over ${sink.calls - callsBefore} retries`)
-    }), { timeout: 60_000 })
 
   it.scoped("caps the retry delay", () =>
     Effect.gen(function*() {
