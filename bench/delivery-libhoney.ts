@@ -20,7 +20,7 @@ import { createRequire } from "node:module"
 import { enrich, reservedKeys } from "../src/Enrich.js"
 import { decodeSync, logText } from "../src/Evaluation.js"
 import { defaultLimits, extract } from "../src/Extractor.js"
-import type { OutboundEvent } from "../src/Transport.js"
+import type { OutboundEvent } from "../src/Enrich.js"
 import { childArgs, deliveryFeed, pace, report } from "./delivery-feed.js"
 
 /** The part of libhoney's API the bench uses (the package ships no types). */

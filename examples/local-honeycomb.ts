@@ -9,7 +9,7 @@
  *
  *   EVENT_VACUUM_TRANSPORTS=honeycomb HONEYCOMB_API_HOST=http://127.0.0.1:8787 \
  *   HONEYCOMB_API_KEY=local-key HONEYCOMB_DATASET=ao-events \
- *   node dist/bin.js run examples/aos-token-evaluations.ndjson
+ *   node dist/cli/bin.js run examples/aos-token-evaluations.ndjson
  */
 import { FakeHoneycomb } from "../test/support/honeycomb.js"
 

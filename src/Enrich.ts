@@ -10,7 +10,20 @@ import { createHash } from "node:crypto"
 import type { Evaluation } from "./Evaluation.js"
 import type { ExtractedEvent, ReservedKeys } from "./Extractor.js"
 import { reserveKeys } from "./Extractor.js"
-import type { OutboundEvent } from "./Transport.js"
+
+/**
+ * One event on its way out, as the outbox holds it.
+ *
+ * @since 0.1.0
+ */
+export interface OutboundEvent {
+  /** Stable id from the process, the evaluation's position and the line: the same event always has the same id. */
+  readonly id: string
+  /** Event time, epoch milliseconds. */
+  readonly time: number
+  /** The fields, context included, as the text of a JSON object. */
+  readonly data: string
+}
 
 /**
  * The fields the vacuum adds to every event, in output order:

@@ -10,8 +10,8 @@
  * @since 0.1.0
  */
 import { Either, ParseResult, Schema } from "effect"
-import { toEventTime } from "./internal/eventTime.js"
-import { defineField, parseLenient } from "./internal/lenientJson.js"
+import { toEventTime } from "./internal/extract/eventTime.js"
+import { defineField, parseLenient } from "./internal/extract/lenientJson.js"
 import {
   KEY_E,
   KEY_RESERVED,
@@ -23,7 +23,7 @@ import {
   SCAN_SYNTAX,
   scanEvent,
   ScanOut
-} from "./internal/scanEvent.js"
+} from "./internal/extract/scanEvent.js"
 
 const PositiveInt = (max: number) => Schema.Int.pipe(Schema.positive(), Schema.lessThanOrEqualTo(max))
 

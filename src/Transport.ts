@@ -11,20 +11,7 @@
  */
 import type { Duration } from "effect"
 import { Context, Data, Effect, Layer, Schema } from "effect"
-
-/**
- * One event on its way out, as the outbox holds it.
- *
- * @since 0.1.0
- */
-export interface OutboundEvent {
-  /** Stable id from the process, the evaluation's position and the line: the same event always has the same id. */
-  readonly id: string
-  /** Event time, epoch milliseconds. */
-  readonly time: number
-  /** The fields, context included, as the text of a JSON object. */
-  readonly data: string
-}
+import type { OutboundEvent } from "./Enrich.js"
 
 /**
  * A sink's answer for one event of a batch.

@@ -23,7 +23,7 @@ interface Result {
 
 /** Runs the CLI with a clean environment (plus `env`) from a temp folder. */
 const cli = (args: ReadonlyArray<string>, options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Result => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repo, "src/bin.ts"), ...args], {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repo, "src/cli/bin.ts"), ...args], {
     cwd: options.cwd ?? repo,
     env: { PATH: process.env.PATH ?? "", ...options.env },
     input: options.input ?? "",

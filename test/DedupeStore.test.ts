@@ -4,8 +4,10 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { Handoff, Position } from "../src/DedupeStore.js"
-import { compareOrdinates, DedupeStore, isHandedOff } from "../src/DedupeStore.js"
+import type { Handoff } from "../src/DedupeStore.js"
+import { DedupeStore } from "../src/DedupeStore.js"
+import type { Position } from "../src/Position.js"
+import { compareOrdinates, isHandedOff } from "../src/Position.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
 
 /** The driver itself (it ships no types), for a second connection that holds a lock. */

@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { settings } from "../src/Cli.js"
+import { settings } from "../src/cli/Cli.js"
 
 const repo = fileURLToPath(new URL("..", import.meta.url))
 const readme = fs.readFileSync(path.join(repo, "README.md"), "utf8")
@@ -32,7 +32,7 @@ describe("README", () => {
     const block = /```sh\n([^`]*)```/.exec(readme)
     assert.isNotNull(block)
     assert.deepStrictEqual(block![1]!.trim().split("\n"), [
-      "npm ci && npm run build && node dist/bin.js run examples/aos-token-evaluations.ndjson",
+      "npm ci && npm run build && node dist/cli/bin.js run examples/aos-token-evaluations.ndjson",
       "npm test"
     ])
   })

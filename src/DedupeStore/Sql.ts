@@ -13,8 +13,10 @@
 import { Migrator, SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Schedule } from "effect"
-import type { ClaimOptions, DeadLetter, HandoffResult, OutboxEntry, SinkStats, Watermark } from "../DedupeStore.js"
-import { advance, DedupeStore, DedupeStoreError, isHandedOff } from "../DedupeStore.js"
+import type { ClaimOptions, DeadLetter, HandoffResult, OutboxEntry, SinkStats } from "../DedupeStore.js"
+import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
+import type { Watermark } from "../Position.js"
+import { advance, isHandedOff } from "../Position.js"
 
 /** Rows a single statement may bind: SQLite allows 32,766 parameters; our widest row has 7. */
 const CHUNK = 2_000

@@ -5,7 +5,8 @@
  */
 import { Config, Console, Effect, Layer } from "effect"
 import type { ConfigError } from "effect/ConfigError"
-import type { OutboundEvent, Sink, Transport, TransportConfigError } from "../Transport.js"
+import type { OutboundEvent } from "../Enrich.js"
+import type { Sink, Transport, TransportConfigError } from "../Transport.js"
 import { allAccepted, layerSink } from "../Transport.js"
 
 /**

@@ -20,7 +20,8 @@ import { Headers, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Config, ConfigError, Duration, Effect, Either, Layer, Redacted, Schema } from "effect"
 import * as zlib from "node:zlib"
-import type { EventStatus, OutboundEvent, Sink, Transport } from "../Transport.js"
+import type { OutboundEvent } from "../Enrich.js"
+import type { EventStatus, Sink, Transport } from "../Transport.js"
 import { accepted, EventStatus as Status, layerSink, TransportConfigError, TransportError } from "../Transport.js"
 
 /**

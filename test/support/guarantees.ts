@@ -89,7 +89,7 @@ export interface Child {
 
 /** `event-vacuum <args>` as a child process (through tsx), with only PATH and `env` in its environment. */
 export const cli = (args: ReadonlyArray<string>, env: Record<string, string>): Child => {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "src/bin.ts"), ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "src/cli/bin.ts"), ...args], {
     cwd: repo,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"]

@@ -5,7 +5,8 @@
 import { Context, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import * as fs from "node:fs"
 import { DedupeStore } from "../../src/DedupeStore.js"
-import type { EventStatus, OutboundEvent, Sink } from "../../src/Transport.js"
+import type { OutboundEvent } from "../../src/Enrich.js"
+import type { EventStatus, Sink } from "../../src/Transport.js"
 import { allAccepted, Transport, TransportError } from "../../src/Transport.js"
 import * as Vacuum from "../../src/Vacuum.js"
 
