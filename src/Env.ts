@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
-import { Config, ConfigError, Effect, Either, Layer } from "effect"
+import { Config, ConfigError, Effect, Either, Layer, Schema } from "effect"
 import type { DedupeStoreError } from "./DedupeStore.js"
 import * as Sqlite from "./DedupeStore/Sqlite.js"
 import type { Transport, TransportConfigError } from "./Transport.js"
@@ -16,7 +16,7 @@ import * as Composite from "./Transport/Composite.js"
 import * as ConsoleSink from "./Transport/Console.js"
 import * as FileSink from "./Transport/File.js"
 import * as HoneycombSink from "./Transport/Honeycomb.js"
-import type { InvalidOptionsError } from "./Vacuum.js"
+import * as Setting from "./Setting.js"
 import * as Vacuum from "./Vacuum.js"
 
 /**
@@ -39,16 +39,36 @@ export type TransportKind = (typeof transportKinds)[number]
  */
 export const parseTransports = (text: string): Either.Either<ReadonlyArray<TransportKind>, string> => {
   const names = text.split(/[,;]/).map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0)
-  if (names.length === 0) return Either.left("names no transport")
+  if (names.length === 0) return Either.left(`the list names no transport; the transports are ${transportKinds.join(", ")}`)
   const kinds: Array<TransportKind> = []
   for (const name of names) {
     if (!(transportKinds as ReadonlyArray<string>).includes(name)) {
-      return Either.left(`unknown transport ${JSON.stringify(name)}; known: ${transportKinds.join(", ")}`)
+      return Either.left(`there is no transport named ${JSON.stringify(name)}; the transports are ${transportKinds.join(", ")}`)
     }
-    if (kinds.includes(name as TransportKind)) return Either.left(`names ${name} twice`)
+    if (kinds.includes(name as TransportKind)) return Either.left(`the list names ${name} twice`)
     kinds.push(name as TransportKind)
   }
   return Either.right(kinds)
+}
+
+/**
+ * The env layer's own settings, declared once.
+ *
+ * @since 0.2.0
+ */
+export const settings = {
+  enabled: Setting.make(Setting.boolean, {
+    env: "EVENT_VACUUM_ENABLED",
+    default: false,
+    doc: "turns the vacuum on; off, it costs next to nothing (the CLI's default is true)"
+  }),
+  transports: Setting.make(
+    Setting.custom({
+      schema: Schema.Array(Schema.Literal(...transportKinds)),
+      fromText: parseTransports
+    }),
+    { env: "EVENT_VACUUM_TRANSPORTS", default: ["console"], doc: `the sinks, separated by commas or semicolons: ${transportKinds.join(", ")}` }
+  )
 }
 
 /**
@@ -56,32 +76,16 @@ export const parseTransports = (text: string): Either.Either<ReadonlyArray<Trans
  *
  * @since 0.1.0
  */
-export const enabledConfig: Config.Config<boolean> = Config.boolean("EVENT_VACUUM_ENABLED").pipe(
-  Config.withDefault(false),
-  Config.withDescription("Turns the vacuum on; off, it costs next to nothing.")
-)
-
-/**
- * `EVENT_VACUUM_TRANSPORTS`: the sinks, e.g. `console,file` (default `console`).
- *
- * @since 0.1.0
- */
-export const transportsConfig: Config.Config<ReadonlyArray<TransportKind>> = Config.string("EVENT_VACUUM_TRANSPORTS").pipe(
-  Config.withDefault("console"),
-  Config.mapOrFail((text) =>
-    Either.mapLeft(parseTransports(text), (why) => ConfigError.InvalidData(["EVENT_VACUUM_TRANSPORTS"], `the list ${why}`))
-  ),
-  Config.withDescription("The sinks, separated by commas or semicolons: console, file, honeycomb.")
-)
+export const enabledConfig: Config.Config<boolean> = Setting.configOf(settings.enabled)
 
 const sinkLayer = (kind: TransportKind) => {
   switch (kind) {
     case "console":
-      return ConsoleSink.layerConfig
+      return ConsoleSink.layerConfig()
     case "file":
-      return FileSink.layerConfig
+      return FileSink.layerConfig()
     case "honeycomb":
-      return HoneycombSink.layerConfig
+      return HoneycombSink.layerConfig()
   }
 }
 
@@ -91,7 +95,7 @@ const sinkLayer = (kind: TransportKind) => {
  * @since 0.1.0
  */
 export const transportLayer: Layer.Layer<Transport, ConfigError.ConfigError | TransportConfigError> = Layer.unwrapEffect(
-  Effect.map(transportsConfig, (kinds) => Composite.layer(...kinds.map(sinkLayer)))
+  Effect.map(Setting.configOf(settings.transports), (kinds) => Composite.layer(...kinds.map(sinkLayer)))
 ).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
 
 /**
@@ -104,14 +108,14 @@ export const layer = (
   options: { readonly enabled?: boolean } = {}
 ): Layer.Layer<
   Vacuum.Vacuum,
-  ConfigError.ConfigError | DedupeStoreError | TransportConfigError | InvalidOptionsError
+  ConfigError.ConfigError | DedupeStoreError | TransportConfigError | Setting.InvalidSettingsError
 > =>
   Layer.unwrapEffect(
     Effect.map(
       options.enabled === undefined ? enabledConfig : Effect.succeed(options.enabled),
       (enabled) =>
         enabled
-          ? Vacuum.layerConfig.pipe(Layer.provide(Layer.merge(Sqlite.layerConfig(), transportLayer)))
+          ? Vacuum.layerConfig().pipe(Layer.provide(Layer.merge(Sqlite.layerConfig(), transportLayer)))
           : Vacuum.layerDisabled
     )
   )

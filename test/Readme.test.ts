@@ -37,11 +37,20 @@ describe("README", () => {
     ])
   })
 
-  it("has every setting the code reads in its table, with the flag the CLI takes", () => {
-    const table = new Map<string, string>()
-    for (const m of readme.matchAll(/^\| `([A-Z_]+)` \| `--([a-z-]+)` \|/gm)) table.set(m[1]!, m[2]!)
+  it("has every setting the code reads in its table, with the flag the CLI takes and the declared default", () => {
+    const table = new Map<string, { flag: string; fallback: string }>()
+    for (const m of readme.matchAll(/^\| `([A-Z_]+)` \| `--([a-z-]+)` \| ([^|]*) \|/gm)) {
+      table.set(m[1]!, { flag: m[2]!, fallback: m[3]!.trim() })
+    }
     for (const key of keysInSource()) assert.isTrue(table.has(key), `${key} is read in src but not in the README's table`)
-    for (const [env, flag] of settings) assert.strictEqual(table.get(env), flag, `${env}: README flag`)
+    for (const s of settings) {
+      const row = table.get(s.env)
+      assert.isDefined(row, `${s.env} is declared but not in the README's table`)
+      assert.strictEqual(row!.flag, s.flag, `${s.env}: README flag`)
+      if (s.shown === undefined) assert.match(row!.fallback, /^\(required/, `${s.env}: README default`)
+      else assert.isTrue(row!.fallback.startsWith(`\`${s.shown}\``), `${s.env}: README default ${row!.fallback}, declared ${s.shown}`)
+    }
     assert.strictEqual(table.size, settings.length)
+    assert.strictEqual(new Set(settings.map((s) => s.env)).size, settings.length, "an env key declared twice")
   })
 })

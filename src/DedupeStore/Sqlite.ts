@@ -14,6 +14,7 @@ import type { ConfigError } from "effect/ConfigError"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
+import * as Setting from "../Setting.js"
 import * as Sql from "./Sql.js"
 
 /**
@@ -107,33 +108,36 @@ export const layer = (options: Options): Layer.Layer<DedupeStore, DedupeStoreErr
   Layer.scoped(DedupeStore, make(options))
 
 /**
- * The state path from `EVENT_VACUUM_STATE_PATH` (default `.event-vacuum/state.db`; `:memory:` allowed).
+ * The SQLite store's settings, declared once.
+ *
+ * @since 0.2.0
+ */
+export const settings = {
+  filename: Setting.make(Setting.text(), {
+    env: "EVENT_VACUUM_STATE_PATH",
+    default: defaultFilename,
+    doc: "the SQLite file holding watermarks, outboxes and dead letters (its folder is created); :memory: keeps them in memory"
+  }),
+  synchronous: Setting.make(Setting.literal("normal", "full"), {
+    env: "EVENT_VACUUM_STATE_SYNCHRONOUS",
+    default: "normal",
+    doc: "normal: a commit survives a crash of the process; full: also a power loss, at an fsync a commit"
+  })
+}
+
+/**
+ * The state path from `EVENT_VACUUM_STATE_PATH`.
  *
  * @since 0.1.0
  */
-export const filenameConfig: Config.Config<string> = Config.nonEmptyString("EVENT_VACUUM_STATE_PATH").pipe(
-  Config.withDefault(defaultFilename),
-  Config.withDescription("The SQLite file holding watermarks, outboxes and dead letters; :memory: keeps them in memory.")
-)
+export const filenameConfig: Config.Config<string> = Setting.configOf(settings.filename)
 
 /**
- * The durability from `EVENT_VACUUM_STATE_SYNCHRONOUS` (`normal` or `full`, default `normal`).
- *
- * @since 0.1.0
- */
-export const synchronousConfig: Config.Config<"normal" | "full"> = Config.literal("normal", "full")(
-  "EVENT_VACUUM_STATE_SYNCHRONOUS"
-).pipe(
-  Config.withDefault("normal" as const),
-  Config.withDescription("normal: commits survive a crash of the process; full: also a power loss, at an fsync a commit.")
-)
-
-/**
- * The SQLite store configured from env.
+ * The SQLite store configured from env (the keys in {@link settings}), or from a `Config` of the caller's own keys.
  *
  * @since 0.1.0
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options> = { filename: filenameConfig, synchronous: synchronousConfig }
+  config: Config.Config.Wrap<Options> = Setting.config(settings)
 ): Layer.Layer<DedupeStore, DedupeStoreError | ConfigError> =>
   Layer.scoped(DedupeStore, Effect.flatMap(Config.unwrap(config), make))

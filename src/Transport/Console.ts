@@ -8,6 +8,7 @@ import type { ConfigError } from "effect/ConfigError"
 import type { OutboundEvent } from "../Enrich.js"
 import type { Sink, Transport, TransportConfigError } from "../Transport.js"
 import { allAccepted, layerSink } from "../Transport.js"
+import * as Setting from "../Setting.js"
 
 /**
  * `pretty`: one readable line an event. `json`: `{"time": RFC3339, "data": {...}}` a line.
@@ -80,20 +81,23 @@ export const layer = (options: Options = {}): Layer.Layer<Transport, TransportCo
   layerSink(Effect.sync(() => make(options)))
 
 /**
- * The console format from `EVENT_VACUUM_CONSOLE_FORMAT` (`pretty` or `json`, default `pretty`).
+ * The console sink's settings, declared once.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const formatConfig: Config.Config<Format> = Config.literal("pretty", "json")("EVENT_VACUUM_CONSOLE_FORMAT").pipe(
-  Config.withDefault("pretty" as const),
-  Config.withDescription("How the console sink prints events: pretty (for people) or json (one per line).")
-)
+export const settings = {
+  format: Setting.make(Setting.literal("pretty", "json"), {
+    env: "EVENT_VACUUM_CONSOLE_FORMAT",
+    default: "pretty",
+    doc: "how the console sink prints events: pretty (for people) or json (one per line)"
+  })
+}
 
 /**
- * The console sink configured from env.
+ * The console sink configured from env (the keys in {@link settings}), or from a `Config` of the caller's own keys.
  *
  * @since 0.1.0
  */
-export const layerConfig: Layer.Layer<Transport, TransportConfigError | ConfigError> = Layer.unwrapEffect(
-  Effect.map(formatConfig, (format) => layer({ format }))
-)
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = Setting.config(settings)
+): Layer.Layer<Transport, TransportConfigError | ConfigError> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

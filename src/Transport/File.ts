@@ -10,6 +10,7 @@ import { Config, Effect, Layer } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import type { Sink, Transport, TransportConfigError } from "../Transport.js"
 import { allAccepted, layerSink, TransportError } from "../Transport.js"
+import * as Setting from "../Setting.js"
 import { jsonLine } from "./Console.js"
 
 /**
@@ -66,21 +67,23 @@ export const layer = (
 ): Layer.Layer<Transport, TransportConfigError, FileSystem.FileSystem | Path.Path> => layerSink(make(options))
 
 /**
- * The file sink's path from `EVENT_VACUUM_FILE_PATH` (required when the file sink is on).
+ * The file sink's settings, declared once.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const pathConfig: Config.Config<string> = Config.nonEmptyString("EVENT_VACUUM_FILE_PATH").pipe(
-  Config.withDescription("The file the file sink appends events to, one JSON per line.")
-)
+export const settings = {
+  path: Setting.make(Setting.text(), {
+    env: "EVENT_VACUUM_FILE_PATH",
+    doc: "the file the file sink appends events to, one JSON per line (required for the file sink)"
+  })
+}
 
 /**
- * The file sink configured from env.
+ * The file sink configured from env (the keys in {@link settings}), or from a `Config` of the caller's own keys.
  *
  * @since 0.1.0
  */
-export const layerConfig: Layer.Layer<
-  Transport,
-  TransportConfigError | ConfigError,
-  FileSystem.FileSystem | Path.Path
-> = Layer.unwrapEffect(Effect.map(pathConfig, (path) => layer({ path })))
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = Setting.config(settings)
+): Layer.Layer<Transport, TransportConfigError | ConfigError, FileSystem.FileSystem | Path.Path> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -18,10 +18,11 @@
  */
 import { Headers, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Config, ConfigError, Duration, Effect, Either, Layer, Redacted, Schema } from "effect"
+import { Config, ConfigError, Effect, Either, Layer, Redacted, Schema } from "effect"
 import * as zlib from "node:zlib"
 import type { OutboundEvent } from "../Enrich.js"
 import type { EventStatus, Sink, Transport } from "../Transport.js"
+import * as Setting from "../Setting.js"
 import { accepted, EventStatus as Status, layerSink, TransportConfigError, TransportError } from "../Transport.js"
 
 /**
@@ -52,30 +53,6 @@ export const limits = { maxBodyBytes: 5_000_000, maxEventBytes: 1_000_000, maxFi
  */
 export type Compression = "gzip" | "zstd" | "none"
 
-/**
- * @since 0.1.0
- */
-export interface Options {
-  readonly apiKey: Redacted.Redacted<string>
-  readonly dataset: string
-  /** Default {@link US}. */
-  readonly apiHost?: string | undefined
-  readonly compression?: Compression | undefined
-  /** Default `honeycomb`. */
-  readonly name?: string | undefined
-  /** Events a batch. Default 500. */
-  readonly maxBatchEvents?: number | undefined
-  /** Bytes of event data a batch. Default 4,500,000 (the body must stay under 5,000,000). */
-  readonly maxBatchBytes?: number | undefined
-  readonly flushInterval?: Duration.DurationInput | undefined
-  /** How long one request may take. */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Requests in flight at once. Default 2. */
-  readonly concurrency?: number | undefined
-  /** The event field giving its sample rate, sent as `samplerate`. Default `sampleRate`. */
-  readonly sampleRateField?: string | undefined
-}
-
 const hasZstd = (): boolean => typeof (zlib as { zstdCompress?: unknown }).zstdCompress === "function"
 
 /**
@@ -96,6 +73,68 @@ export const batchUrl = (apiHost: string, dataset: string): Either.Either<string
     return Either.left(`the API host ${JSON.stringify(apiHost)} is not http(s)`)
   }
   return Either.right(`${host.origin}${host.pathname.replace(/\/+$/, "")}/1/batch/${encodeURIComponent(dataset)}`)
+}
+
+/**
+ * The Honeycomb sink's settings, declared once.
+ *
+ * @since 0.2.0
+ */
+export const settings = {
+  apiKey: Setting.make(Setting.secret, {
+    env: "HONEYCOMB_API_KEY",
+    doc: "the ingest key (required for the honeycomb sink); kept redacted"
+  }),
+  dataset: Setting.make(
+    Setting.text((s) => Either.match(batchUrl(US, s), { onLeft: (why) => why, onRight: () => undefined })),
+    { env: "HONEYCOMB_DATASET", doc: "the dataset (required for the honeycomb sink)" }
+  ),
+  apiHost: Setting.make(
+    Setting.text((s) => Either.match(batchUrl(s, "d"), { onLeft: (why) => why, onRight: () => undefined })),
+    { env: "HONEYCOMB_API_HOST", default: US, doc: "the API host; https://api.eu1.honeycomb.io for the EU" }
+  ),
+  compression: Setting.make(Setting.literal("gzip", "zstd", "none"), {
+    env: "HONEYCOMB_COMPRESSION",
+    default: "gzip",
+    doc: "gzip, zstd (Node 22.15 and later) or none"
+  }),
+  maxBatchEvents: Setting.make(Setting.int({ min: 1 }), {
+    env: "HONEYCOMB_BATCH_MAX_EVENTS",
+    default: 500,
+    doc: "events a request"
+  }),
+  maxBatchBytes: Setting.make(Setting.int({ min: 1, max: 4_900_000 }), {
+    env: "HONEYCOMB_BATCH_MAX_BYTES",
+    default: 4_500_000,
+    doc: "bytes of event data a request (the body must stay under 5,000,000)"
+  }),
+  flushInterval: Setting.make(Setting.duration(), {
+    env: "HONEYCOMB_FLUSH_INTERVAL",
+    default: "1 second",
+    doc: "how long a partial Honeycomb batch waits"
+  }),
+  concurrency: Setting.make(Setting.int({ min: 1 }), {
+    env: "HONEYCOMB_CONCURRENCY",
+    default: 2,
+    doc: "requests in flight at once"
+  }),
+  timeout: Setting.make(Setting.duration(), {
+    env: "HONEYCOMB_TIMEOUT",
+    default: "10 seconds",
+    doc: "how long one request may take"
+  })
+}
+
+/**
+ * The settings (see {@link settings}), plus the sink's name (default
+ * `honeycomb`) and the event field giving its sample rate, sent as
+ * `samplerate` (default `sampleRate`).
+ *
+ * @since 0.1.0
+ */
+export type Options = Setting.Options<typeof settings> & {
+  readonly name?: string | undefined
+  readonly sampleRateField?: string | undefined
 }
 
 /** Honeycomb's answer for one event. */
@@ -137,25 +176,28 @@ const compress = (body: Uint8Array, compression: Compression): Effect.Effect<Uin
 }
 
 /**
- * The Honeycomb sink on the `HttpClient` in context. Fails at once on a
- * dataset with a slash, a bad host, or zstd where the runtime lacks it.
+ * The Honeycomb sink on the `HttpClient` in context. Fails at once on a bad
+ * setting, a dataset with a slash, a bad host, or zstd where the runtime lacks it.
  *
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<Sink, TransportConfigError, HttpClient.HttpClient> =>
+export const make = (input: Options): Effect.Effect<Sink, TransportConfigError, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const name = options.name ?? "honeycomb"
-    const url = batchUrl(options.apiHost ?? US, options.dataset)
+    const name = input.name ?? "honeycomb"
+    const options = yield* Setting.decode(settings, input, `sink ${name}`).pipe(
+      Effect.mapError((e) => new TransportConfigError({ description: e.message }))
+    )
+    const url = batchUrl(options.apiHost, options.dataset)
     if (Either.isLeft(url)) {
       return yield* new TransportConfigError({ description: `sink ${name}: ${url.left}` })
     }
-    const compression = options.compression ?? "gzip"
+    const compression = options.compression
     if (compression === "zstd" && !hasZstd()) {
       return yield* new TransportConfigError({
         description: `sink ${name}: zstd compression needs Node 22.15 or later (this is ${process.version}); use gzip`
       })
     }
-    const sampleRateField = options.sampleRateField ?? "sampleRate"
+    const sampleRateField = input.sampleRateField ?? "sampleRate"
     const client = yield* HttpClient.HttpClient
     const encoder = new TextEncoder()
 
@@ -256,11 +298,11 @@ export const make = (options: Options): Effect.Effect<Sink, TransportConfigError
     return {
       name,
       send,
-      maxBatchEvents: options.maxBatchEvents ?? 500,
-      maxBatchBytes: options.maxBatchBytes ?? 4_500_000,
+      maxBatchEvents: options.maxBatchEvents,
+      maxBatchBytes: options.maxBatchBytes,
       flushInterval: options.flushInterval,
       sendTimeout: options.timeout,
-      concurrency: options.concurrency ?? 2
+      concurrency: options.concurrency
     } satisfies Sink
   })
 
@@ -289,49 +331,12 @@ const describe = (cause: unknown): string | undefined => (cause instanceof Error
 export const layer = (options: Options): Layer.Layer<Transport, TransportConfigError> =>
   layerSink(make(options)).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
-const positive = (key: string) =>
-  Config.integer(key).pipe(Config.validate({ message: "Expected a positive integer", validation: (n) => n >= 1 }))
-
 /**
- * The Honeycomb settings from env: `HONEYCOMB_API_KEY` (required, kept
- * redacted), `HONEYCOMB_DATASET` (required), `HONEYCOMB_API_HOST` (default
- * the US host), `HONEYCOMB_COMPRESSION`, `HONEYCOMB_BATCH_MAX_EVENTS`,
- * `HONEYCOMB_BATCH_MAX_BYTES`, `HONEYCOMB_FLUSH_INTERVAL`,
- * `HONEYCOMB_CONCURRENCY`, `HONEYCOMB_TIMEOUT`.
+ * The Honeycomb sink configured from env (the keys in {@link settings}), or from a `Config` of the caller's own keys.
  *
  * @since 0.1.0
  */
-export const optionsConfig: Config.Config<Options> = Config.all({
-  apiKey: Config.redacted("HONEYCOMB_API_KEY").pipe(
-    Config.validate({ message: "Expected a non-empty key", validation: (key) => Redacted.value(key).trim().length > 0 })
-  ),
-  dataset: Config.nonEmptyString("HONEYCOMB_DATASET").pipe(
-    Config.mapOrFail((dataset) =>
-      dataset.includes("/")
-        ? Either.left(ConfigError.InvalidData(["HONEYCOMB_DATASET"], "a dataset name cannot contain a slash"))
-        : Either.right(dataset)
-    )
-  ),
-  apiHost: Config.string("HONEYCOMB_API_HOST").pipe(Config.withDefault(US)),
-  compression: Config.literal("gzip", "zstd", "none")("HONEYCOMB_COMPRESSION").pipe(Config.withDefault("gzip" as const)),
-  maxBatchEvents: positive("HONEYCOMB_BATCH_MAX_EVENTS").pipe(Config.withDefault(500)),
-  maxBatchBytes: Config.integer("HONEYCOMB_BATCH_MAX_BYTES").pipe(
-    Config.validate({
-      message: "Expected from 1 to 4900000 (the body must stay under 5,000,000 bytes)",
-      validation: (n) => n >= 1 && n <= 4_900_000
-    }),
-    Config.withDefault(4_500_000)
-  ),
-  flushInterval: Config.duration("HONEYCOMB_FLUSH_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),
-  concurrency: positive("HONEYCOMB_CONCURRENCY").pipe(Config.withDefault(2)),
-  timeout: Config.duration("HONEYCOMB_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10)))
-})
-
-/**
- * The Honeycomb sink configured from env.
- *
- * @since 0.1.0
- */
-export const layerConfig: Layer.Layer<Transport, TransportConfigError | ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(optionsConfig, layer)
-)
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = Setting.config(settings)
+): Layer.Layer<Transport, TransportConfigError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Config, ConfigProvider, Console, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, ConfigProvider, Console, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
 import { DedupeStore } from "../DedupeStore.js"
@@ -15,8 +15,12 @@ import * as Sqlite from "../DedupeStore/Sqlite.js"
 import * as Env from "../Env.js"
 import { decodeSync, logText } from "../Evaluation.js"
 import { emptyCounts, extract, lineOutcomes, rejectedOutcomes } from "../Extractor.js"
+import * as Setting from "../Setting.js"
+import * as ConsoleSink from "../Transport/Console.js"
+import * as FileSink from "../Transport/File.js"
+import * as Honeycomb from "../Transport/Honeycomb.js"
 import type { Snapshot } from "../Vacuum.js"
-import { Vacuum } from "../Vacuum.js"
+import * as Vacuum from "../Vacuum.js"
 
 /**
  * A failure the CLI reports as one line and a non-zero exit.
@@ -30,47 +34,43 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", { descr
 }
 
 /**
- * Every setting: its env name, its flag, and what it means.
+ * The CLI's own settings, declared once.
+ *
+ * @since 0.2.0
+ */
+export const cliSettings = {
+  drainTimeout: Setting.make(Setting.duration(), {
+    env: "EVENT_VACUUM_DRAIN_TIMEOUT",
+    default: "30 seconds",
+    doc: "how long run waits for delivery before it exits non-zero"
+  })
+}
+
+/**
+ * Every setting the CLI takes, each as its env key and as a flag: the
+ * tables of every module it assembles.
  *
  * @since 0.1.0
  */
-export const settings: ReadonlyArray<readonly [env: string, flag: string, meaning: string]> = [
-  ["EVENT_VACUUM_ENABLED", "enabled", "turn the vacuum on (default true in the CLI)"],
-  ["EVENT_VACUUM_TRANSPORTS", "transports", "sinks, separated by , or ;: console, file, honeycomb (default console)"],
-  ["EVENT_VACUUM_STATE_PATH", "state-path", "the SQLite state file (default .event-vacuum/state.db; :memory: allowed)"],
-  ["EVENT_VACUUM_STATE_SYNCHRONOUS", "state-synchronous", "normal (commits survive a process crash) or full (also power loss; an fsync a commit)"],
-  ["EVENT_VACUUM_FILE_PATH", "file-path", "the file the file sink appends to"],
-  ["EVENT_VACUUM_CONSOLE_FORMAT", "console-format", "pretty or json (default pretty)"],
-  ["EVENT_VACUUM_SKIP_READ_ONLY", "skip-read-only", "skip read-only evaluations (default true)"],
-  ["EVENT_VACUUM_MAX_QUEUED_BYTES", "max-queued-bytes", "bytes held in memory between the call and the store"],
-  ["EVENT_VACUUM_BATCH_MAX_EVENTS", "batch-max-events", "largest batch sent to a sink (default 500)"],
-  ["EVENT_VACUUM_BATCH_MAX_BYTES", "batch-max-bytes", "largest batch in bytes (default 3000000)"],
-  ["EVENT_VACUUM_FLUSH_INTERVAL", "flush-interval", "how long a partial batch waits (default 1 second)"],
-  ["EVENT_VACUUM_SEND_TIMEOUT", "send-timeout", "how long one send may take (default 10 seconds)"],
-  ["EVENT_VACUUM_RETRY_BASE_DELAY", "retry-base-delay", "first retry delay (default 200 millis)"],
-  ["EVENT_VACUUM_RETRY_MAX_DELAY", "retry-max-delay", "longest retry delay (default 30 seconds)"],
-  ["EVENT_VACUUM_MAX_EVENT_ATTEMPTS", "max-event-attempts", "attempts before a retried event is dead-lettered (default 10)"],
-  ["EVENT_VACUUM_LEASE", "lease", "how long a batch being sent stays claimed (default 1 minute)"],
-  ["EVENT_VACUUM_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long closing waits for the sinks (default 5 seconds)"],
-  ["EVENT_VACUUM_STORE_LINGER", "store-linger", "how long a small group of evaluations waits for more before it is stored (default 5 millis)"],
-  ["EVENT_VACUUM_DRAIN_TIMEOUT", "drain-timeout", "how long run waits for delivery (default 30 seconds)"],
-  ["HONEYCOMB_API_KEY", "honeycomb-api-key", "the Honeycomb key (prefer the env: flags show in process lists)"],
-  ["HONEYCOMB_DATASET", "honeycomb-dataset", "the Honeycomb dataset"],
-  ["HONEYCOMB_API_HOST", "honeycomb-api-host", "the Honeycomb API host (default https://api.honeycomb.io)"],
-  ["HONEYCOMB_COMPRESSION", "honeycomb-compression", "gzip, zstd or none (default gzip)"],
-  ["HONEYCOMB_BATCH_MAX_EVENTS", "honeycomb-batch-max-events", "events a request (default 500)"],
-  ["HONEYCOMB_BATCH_MAX_BYTES", "honeycomb-batch-max-bytes", "bytes of event data a request (default 4500000)"],
-  ["HONEYCOMB_FLUSH_INTERVAL", "honeycomb-flush-interval", "how long a partial Honeycomb batch waits (default 1 second)"],
-  ["HONEYCOMB_CONCURRENCY", "honeycomb-concurrency", "requests in flight at once (default 2)"],
-  ["HONEYCOMB_TIMEOUT", "honeycomb-timeout", "how long one request may take (default 10 seconds)"]
-]
+export const settings: ReadonlyArray<Setting.Setting<unknown, unknown, boolean>> = Setting.all(
+  Env.settings,
+  Sqlite.settings,
+  FileSink.settings,
+  ConsoleSink.settings,
+  Vacuum.settings,
+  cliSettings,
+  Honeycomb.settings
+)
 
 /** One optional flag a setting; given flags become a config layer over the environment. */
 const settingFlags = Options.all(
   Object.fromEntries(
-    settings.map(([env, flag, meaning]) => [
-      env,
-      Options.text(flag).pipe(Options.withDescription(`${meaning} [env ${env}]`), Options.optional)
+    settings.map((s) => [
+      s.env,
+      Options.text(s.flag).pipe(
+        Options.withDescription(`${s.doc}${s.shown === undefined ? "" : ` (default ${s.shown})`} [env ${s.env}]`),
+        Options.optional
+      )
     ])
   )
 )
@@ -126,9 +126,9 @@ const parseLine = (file: string, n: number, line: string): Effect.Effect<unknown
 }
 
 /** The CLI is for running the vacuum: on unless EVENT_VACUUM_ENABLED says false. */
-const enabledForCli = Config.boolean("EVENT_VACUUM_ENABLED").pipe(Config.withDefault(true))
+const enabledForCli = Setting.configOf({ ...Env.settings.enabled, default: Option.some(true) })
 
-const drainTimeout = Config.duration("EVENT_VACUUM_DRAIN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+const drainTimeout = Setting.configOf(cliSettings.drainTimeout)
 
 const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => Env.layer({ enabled })))
 
@@ -171,7 +171,7 @@ const undelivered = (s: Snapshot, drained: boolean): number =>
  * be among those it took over), unless a sink has stopped. Answers whether
  * this run drained, and the snapshot to report.
  */
-const drainAndSettle = (vacuum: Vacuum["Type"], timeout: Duration.Duration) =>
+const drainAndSettle = (vacuum: Vacuum.Vacuum["Type"], timeout: Duration.Duration) =>
   Effect.gen(function*() {
     const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(timeout)
     const done = yield* vacuum.drain(timeout)
@@ -187,7 +187,7 @@ const drainAndSettle = (vacuum: Vacuum["Type"], timeout: Duration.Duration) =>
   })
 
 /** On a terminal, a progress line on stderr, rewritten in place. */
-const progress = (vacuum: Vacuum["Type"]) =>
+const progress = (vacuum: Vacuum.Vacuum["Type"]) =>
   Effect.gen(function*() {
     const s = yield* vacuum.snapshot
     const delivered = s.sinks.map((k) => `${k.name} ${k.delivered}`).join(", ")
@@ -198,7 +198,7 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
   withFlags(
     flags,
     Effect.gen(function*() {
-      const vacuum = yield* Vacuum
+      const vacuum = yield* Vacuum.Vacuum
       let badLines = 0
       const ticker = process.stderr.isTTY ? yield* Effect.fork(progress(vacuum)) : undefined
       yield* lines(file).pipe(
@@ -365,7 +365,7 @@ const replayCommand = Command.make(
     withFlags(
       flags,
       Effect.gen(function*() {
-        const vacuum = yield* Vacuum
+        const vacuum = yield* Vacuum.Vacuum
         const replayed = yield* vacuum.replayDeadLetters({
           sink: Option.getOrUndefined(sink),
           seqs: seqs.length > 0 ? seqs : undefined

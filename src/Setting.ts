@@ -1,0 +1,309 @@
+/**
+ * A setting, declared once: its option name, env key, CLI flag, default,
+ * validation and one line of doc. A module declares its settings as a table;
+ * its `Options` type, its `Config`, the CLI's flags and the README's check
+ * all derive from that table, so a new setting costs one declaration.
+ *
+ * ```ts
+ * const settings = {
+ *   batchMaxEvents: Setting.int({ env: "EVENT_VACUUM_BATCH_MAX_EVENTS", min: 1, default: 500, doc: "largest batch" })
+ * }
+ * type Options = Setting.Options<typeof settings>   // { batchMaxEvents?: number | undefined }
+ * const config = Setting.config(settings)           // Config of the decoded values, from env
+ * const decoded = Setting.decode(settings, options) // Either: the values with defaults, or what is wrong
+ * ```
+ *
+ * @since 0.2.0
+ */
+import { Config, ConfigError, Duration, Either, Option, ParseResult, Redacted, Schema } from "effect"
+
+/**
+ * One setting. `A` is its value once decoded, `I` what code may pass for it,
+ * `Required` whether it has no default.
+ *
+ * @since 0.2.0
+ */
+export interface Setting<A, I = A, Required extends boolean = boolean> {
+  /** The environment variable. */
+  readonly env: string
+  /** The CLI flag, without its dashes: the env key in lower case, `EVENT_VACUUM_` dropped, `_` as `-`. */
+  readonly flag: string
+  /** One line of doc: shown by `--help`, and the README's table says it at more length. */
+  readonly doc: string
+  /** The default, decoded; none when the setting is required. */
+  readonly default: Option.Option<A>
+  /** The default as the README and `--help` write it (`500`, `1 second`). */
+  readonly shown: string | undefined
+  readonly required: Required
+  /** Checks a value given in code. */
+  readonly schema: Schema.Schema<A, I>
+  /** Reads the text of an env variable or flag; the error says what was expected. */
+  readonly parse: (text: string) => Either.Either<A, string>
+  /** A secret: its text is never repeated in an error. */
+  readonly secret: boolean
+}
+
+/**
+ * A module's settings, by option name.
+ *
+ * @since 0.2.0
+ */
+export type Table = { readonly [key: string]: Setting<any, any, boolean> }
+
+type RequiredKeys<T extends Table> = { [K in keyof T]: T[K] extends Setting<any, any, true> ? K : never }[keyof T]
+
+type InputOf<S> = S extends Setting<any, infer I, any> ? I : never
+type ValueOf<S> = S extends Setting<infer A, any, any> ? A : never
+
+/**
+ * What code may pass: every setting optional but the required ones.
+ *
+ * @since 0.2.0
+ */
+export type Options<T extends Table> =
+  & { readonly [K in RequiredKeys<T>]: InputOf<T[K]> }
+  & { readonly [K in Exclude<keyof T, RequiredKeys<T>>]?: InputOf<T[K]> | undefined }
+
+/**
+ * The settings decoded, defaults filled in.
+ *
+ * @since 0.2.0
+ */
+export type Values<T extends Table> = { readonly [K in keyof T]: ValueOf<T[K]> }
+
+/**
+ * How a kind of setting reads and checks its values.
+ *
+ * @since 0.2.0
+ */
+export interface Kind<A, I> {
+  readonly schema: Schema.Schema<A, I>
+  /** From text to a value the schema then checks; the error is a whole sentence (a secret's never repeats its text). */
+  readonly fromText: (text: string) => Either.Either<I, string>
+  readonly secret?: boolean
+}
+
+/**
+ * Declares a setting of a kind. `default` is given as code would pass it,
+ * and checked at once: a bad default is a bug in the declaration.
+ *
+ * @since 0.2.0
+ */
+export const make: {
+  <A, I>(kind: Kind<A, I>, spec: { readonly env: string; readonly doc: string; readonly default: NoInfer<I> }): Setting<A, I, false>
+  <A, I>(kind: Kind<A, I>, spec: { readonly env: string; readonly doc: string }): Setting<A, I, true>
+} = <A, I>(kind: Kind<A, I>, spec: { readonly env: string; readonly doc: string; readonly default?: I }): any => {
+  const decodeValue = Schema.decodeUnknownEither(kind.schema)
+  const check = (value: unknown, text: string | undefined): Either.Either<A, string> =>
+    Either.mapLeft(decodeValue(value), (error) => {
+      const said = ParseResult.ArrayFormatter.formatErrorSync(error)[0]?.message ?? "invalid"
+      return kind.secret === true || text === undefined ? said : `${said}, got ${JSON.stringify(text)}`
+    })
+  const hasDefault = "default" in spec
+  let fallback = Option.none<A>()
+  if (hasDefault) {
+    const decoded = check(spec.default, undefined)
+    if (Either.isLeft(decoded)) throw new Error(`${spec.env}: its default does not pass its own check: ${decoded.left}`)
+    fallback = Option.some(decoded.right)
+  }
+  const setting: Setting<A, I, boolean> = {
+    env: spec.env,
+    flag: spec.env.replace(/^EVENT_VACUUM_/, "").toLowerCase().replaceAll("_", "-"),
+    doc: spec.doc,
+    default: fallback,
+    shown: hasDefault ? String(spec.default) : undefined,
+    required: !hasDefault,
+    schema: kind.schema,
+    parse: (text) => Either.flatMap(kind.fromText(text), (value) => check(value, text)),
+    secret: kind.secret === true
+  }
+  return setting
+}
+
+const expected = (what: string) => ({ message: () => ({ message: `expected ${what}`, override: true }) })
+const got = (what: string, text: string) => Either.left(`expected ${what}, got ${JSON.stringify(text)}`)
+
+const DECIMAL = /^[0-9]+$/
+
+/**
+ * An integer in a range. Its text is decimal digits only: ` 12 `, `0x40` and `1e3` are refused.
+ *
+ * @since 0.2.0
+ */
+export const int = (range: { readonly min: number; readonly max?: number | undefined }): Kind<number, number> => {
+  const what = `an integer from ${range.min}${range.max === undefined ? "" : ` to ${range.max}`}`
+  return {
+    schema: Schema.Number.pipe(
+      Schema.filter((n) => Number.isSafeInteger(n) && n >= range.min && (range.max === undefined || n <= range.max)),
+      Schema.annotations(expected(what))
+    ),
+    fromText: (text) => (DECIMAL.test(text) ? Either.right(Number(text)) : got(what, text))
+  }
+}
+
+/**
+ * A duration: `500 millis`, `10 seconds`, `1 minute` (as text), or any `Duration.DurationInput` in code.
+ *
+ * @since 0.2.0
+ */
+export const duration = (range: { readonly min?: Duration.DurationInput } = {}): Kind<Duration.Duration, Duration.DurationInput> => {
+  const min = Duration.decode(range.min ?? 0)
+  const what = `a duration such as "500 millis" or "10 seconds"${Duration.toMillis(min) > 0 ? ` of at least ${Duration.format(min)}` : ""}`
+  const DurationInput = Schema.transformOrFail(Schema.Any as Schema.Schema<Duration.DurationInput>, Schema.DurationFromSelf, {
+    strict: true,
+    decode: (input, _, ast) =>
+      Option.match(Duration.decodeUnknown(input), {
+        onNone: () => ParseResult.fail(new ParseResult.Type(ast, input)),
+        onSome: (d) =>
+          Duration.lessThan(d, min) || (typeof input === "number" && input < 0)
+            ? ParseResult.fail(new ParseResult.Type(ast, input))
+            : ParseResult.succeed(d)
+      }),
+    encode: ParseResult.succeed
+  }).annotations(expected(what))
+  return {
+    schema: DurationInput,
+    fromText: (text) => (/^\d/.test(text) ? Either.right(text as Duration.DurationInput) : got(what, text))
+  }
+}
+
+const TRUE = new Set(["true", "yes", "on", "1"])
+const FALSE = new Set(["false", "no", "off", "0"])
+
+/**
+ * A boolean: `true`, `yes`, `on`, `1` or `false`, `no`, `off`, `0`.
+ *
+ * @since 0.2.0
+ */
+export const boolean: Kind<boolean, boolean> = {
+  schema: Schema.Boolean.annotations(expected("true or false")),
+  fromText: (text) =>
+    TRUE.has(text) ? Either.right(true) : FALSE.has(text) ? Either.right(false) : got("true or false", text)
+}
+
+/**
+ * One of a few words.
+ *
+ * @since 0.2.0
+ */
+export const literal = <const L extends ReadonlyArray<string>>(...values: L): Kind<L[number], L[number]> => {
+  const what = `one of ${values.join(", ")}`
+  return {
+    schema: Schema.Literal(...values).annotations(expected(what)),
+    fromText: (text) => ((values as ReadonlyArray<string>).includes(text) ? Either.right(text) : got(what, text))
+  }
+}
+
+/**
+ * Text, not empty (nor only spaces), with an optional check of its own that answers what is wrong.
+ *
+ * @since 0.2.0
+ */
+export const text = (check: (text: string) => string | undefined = () => undefined): Kind<string, string> => ({
+  schema: Schema.String.pipe(
+    Schema.filter((s) => (s.trim().length === 0 ? "expected text, not empty" : check(s) ?? true))
+  ),
+  fromText: Either.right
+})
+
+/**
+ * A secret (a key): not empty, kept `Redacted` and never repeated in an error.
+ *
+ * @since 0.2.0
+ */
+export const secret: Kind<Redacted.Redacted<string>, Redacted.Redacted<string> | string> = {
+  schema: Schema.transform(
+    Schema.Union(Schema.String, Schema.RedactedFromSelf(Schema.String)),
+    Schema.RedactedFromSelf(Schema.String),
+    { strict: true, decode: (s) => (Redacted.isRedacted(s) ? s : Redacted.make(s)), encode: (r) => r }
+  ).pipe(Schema.filter((r) => Redacted.value(r).trim().length > 0, expected("a key, not empty"))),
+  fromText: Either.right,
+  secret: true
+}
+
+/**
+ * A kind of its own: a value the schema checks, read from text by `fromText`.
+ *
+ * @since 0.2.0
+ */
+export const custom = <A, I>(kind: Kind<A, I>): Kind<A, I> => kind
+
+/**
+ * Settings given in code that do not pass their checks; names each.
+ *
+ * @since 0.2.0
+ */
+export class InvalidSettingsError extends Schema.TaggedError<InvalidSettingsError>()("InvalidSettingsError", {
+  /** Whose settings: `vacuum`, `sink honeycomb`, … */
+  scope: Schema.String,
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `invalid ${this.scope} options: ${this.issues.join("; ")}`
+  }
+}
+
+const decoders = new WeakMap<Table, (input: unknown) => Either.Either<any, ParseResult.ParseError>>()
+
+/**
+ * Checks the options given in code against the table, filling in defaults;
+ * the error names every bad or missing setting by its option name.
+ *
+ * @since 0.2.0
+ */
+export const decode = <T extends Table>(
+  table: T,
+  options: Options<T>,
+  scope: string
+): Either.Either<Values<T>, InvalidSettingsError> => {
+  let decoder = decoders.get(table)
+  if (decoder === undefined) {
+    const fields: Record<string, Schema.Schema.Any | Schema.PropertySignature.Any> = {}
+    for (const [key, s] of Object.entries(table)) {
+      fields[key] = Option.match(s.default, {
+        onNone: () => s.schema,
+        onSome: (value) => Schema.optionalWith(s.schema, { default: () => value })
+      })
+    }
+    decoder = Schema.decodeUnknownEither(Schema.Struct(fields) as unknown as Schema.Schema<any>, { errors: "all", onExcessProperty: "ignore" })
+    decoders.set(table, decoder)
+  }
+  return Either.mapLeft(decoder(options), (error) =>
+    new InvalidSettingsError({
+      scope,
+      issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => `${i.path.join(".")}: ${i.message}`)
+    })) as Either.Either<Values<T>, InvalidSettingsError>
+}
+
+/**
+ * One setting from env: its key, read and checked; the default when it is
+ * not set; a `ConfigError` naming the key when it is bad or missing.
+ *
+ * @since 0.2.0
+ */
+export const configOf = <A, I, R extends boolean>(setting: Setting<A, I, R>): Config.Config<A> => {
+  const read = Config.string(setting.env).pipe(
+    Config.mapOrFail((text) => Either.mapLeft(setting.parse(text), (why) => ConfigError.InvalidData([setting.env], why)))
+  )
+  const withDefault = Option.match(setting.default, { onNone: () => read, onSome: (value) => Config.withDefault(read, value) })
+  return Config.withDescription(withDefault, setting.doc)
+}
+
+/**
+ * A module's settings from env, decoded: pass it to the module's `layerConfig`,
+ * or build a `Config.Wrap` of other keys for it.
+ *
+ * @since 0.2.0
+ */
+export const config = <T extends Table>(table: T): Config.Config<Values<T>> =>
+  Config.all(Object.fromEntries(Object.entries(table).map(([key, s]) => [key, configOf(s)]))) as unknown as Config.Config<
+    Values<T>
+  >
+
+/**
+ * Every setting of the tables, in order, for the CLI's flags and the README's check.
+ *
+ * @since 0.2.0
+ */
+export const all = (...tables: ReadonlyArray<Table>): ReadonlyArray<Setting<unknown, unknown, boolean>> =>
+  tables.flatMap((t) => Object.values(t))

@@ -1,0 +1,263 @@
+/**
+ * One sink's accounting, with one owner: what this instance knows waits in
+ * the sink's outbox, what it holds in flight, and what it has done. Every
+ * change goes through a method here; a batch being sent is a {@link Claim}
+ * on the account, so whatever leaves a batch (acknowledged, dead-lettered,
+ * handed back, taken over by another instance) leaves the in-flight count
+ * with it, and the account knows when it is idle.
+ *
+ * @internal
+ */
+import { Effect, MetricLabel, Queue } from "effect"
+import type { OutboxEntry } from "../../DedupeStore.js"
+import * as Metrics from "../../Metrics.js"
+import type { Sink } from "../../Transport.js"
+
+/** What an account has done, for the snapshot. */
+export interface SinkCounts {
+  readonly handedOff: number
+  readonly duplicates: number
+  readonly delivered: number
+  readonly deadLettered: number
+  readonly retries: number
+  readonly takenOver: number
+}
+
+export class SinkAccount {
+  // What waits in the outbox as far as this instance knows: its own hand-offs and what it found.
+  private pendingEvents = 0
+  private pendingBytes = 0
+  /** When the oldest of those was handed off. */
+  private oldestAt: number | undefined = undefined
+  /** Hand-offs so far: a claim that found nothing forgets what waits only if none came meanwhile. */
+  private handoffs = 0
+  private inFlight = 0
+  private stoppedBecause: string | undefined = undefined
+  private readonly counts = { handedOff: 0, duplicates: 0, delivered: 0, deadLettered: 0, retries: 0, takenOver: 0 }
+  /** While set, partial batches go at once. */
+  private flushingNow = false
+  private readonly tag: MetricLabel.MetricLabel
+
+  private constructor(
+    readonly sink: Sink,
+    /** The owner this instance's claims carry in the store. */
+    readonly owner: string,
+    /** Rung whenever there may be something to do. */
+    readonly doorbell: Queue.Queue<void>,
+    /** Open while the account is idle or its sink stopped: what `drain` waits for. */
+    readonly settled: Effect.Latch
+  ) {
+    this.tag = MetricLabel.make("sink", sink.name)
+  }
+
+  static make(sink: Sink, owner: string): Effect.Effect<SinkAccount> {
+    return Effect.map(Queue.sliding<void>(1), (doorbell) => new SinkAccount(sink, owner, doorbell, Effect.unsafeMakeLatch(true)))
+  }
+
+  get name(): string {
+    return this.sink.name
+  }
+
+  get stopped(): string | undefined {
+    return this.stoppedBecause
+  }
+
+  get flushing(): boolean {
+    return this.flushingNow
+  }
+
+  /** Nothing known to wait and nothing in flight. */
+  idle(): boolean {
+    return this.pendingEvents <= 0 && this.inFlight === 0
+  }
+
+  snapshot(): SinkCounts {
+    return { ...this.counts }
+  }
+
+  /** Whether a batch is full (by count or bytes), or the account is flushing. */
+  full(maxEvents: number, maxBytes: number): boolean {
+    return this.pendingEvents >= maxEvents || this.pendingBytes >= maxBytes || this.flushingNow
+  }
+
+  /** Something is known to wait in the outbox. */
+  hasPending(): boolean {
+    return this.pendingEvents > 0
+  }
+
+  /** Millis until the oldest waiting event has waited `flushMillis`. */
+  dueIn(now: number, flushMillis: number): number {
+    return (this.oldestAt ?? now) + flushMillis - now
+  }
+
+  ring(): void {
+    Queue.unsafeOffer(this.doorbell, undefined)
+  }
+
+  /** What a previous run left in the outbox: due at once. */
+  resumed(events: number, bytes: number, now: number, flushMillis: number): void {
+    if (events === 0) return
+    this.pendingEvents += events
+    this.pendingBytes += bytes
+    this.oldestAt = now - flushMillis
+    this.changed()
+  }
+
+  /** Something may wait that this instance did not hand off (a replay): look now. */
+  nudged(now: number, flushMillis: number): void {
+    this.pendingEvents = Math.max(this.pendingEvents, 1)
+    this.oldestAt = now - flushMillis
+    this.handoffs++
+    this.changed()
+    this.ring()
+  }
+
+  /** The writer stored a hand-off for this sink: `events` new in the outbox, `duplicates` not written. */
+  handedOff(events: number, duplicates: number, bytes: number, now: number): void {
+    this.counts.handedOff += events
+    this.counts.duplicates += duplicates
+    if (duplicates > 0) Metrics.deduplicatedEvents.unsafeUpdate(duplicates, [this.tag])
+    if (events === 0) return
+    Metrics.bufferedEvents.unsafeUpdate(events, [this.tag])
+    this.pendingEvents += events
+    this.pendingBytes += bytes
+    this.oldestAt ??= now
+    this.handoffs++
+    this.changed()
+    this.ring()
+  }
+
+  /** Call before a claim; pass the answer to {@link claimed}. */
+  beforeClaim(): number {
+    return this.handoffs
+  }
+
+  /**
+   * A claim answered `entries`: they are in flight under the returned claim.
+   * An empty answer means the outbox had nothing for us, unless a hand-off
+   * came while the claim ran.
+   */
+  claimed(entries: ReadonlyArray<OutboxEntry>, handoffsBefore: number): Claim {
+    // The claim holds first, then what waits goes down: the account never looks idle in between.
+    const claim = new Claim(this, entries)
+    if (entries.length === 0) {
+      if (this.handoffs === handoffsBefore) this.forgetPending()
+    } else {
+      this.pendingEvents -= entries.length
+      for (const e of entries) this.pendingBytes -= e.bytes
+      if (this.pendingEvents <= 0) this.forgetPending()
+      // What is left was handed off no earlier than the last event taken.
+      else this.oldestAt = Math.max(this.oldestAt ?? 0, entries[entries.length - 1]!.createdAt)
+    }
+    Metrics.bufferSizeEvents.unsafeUpdate(Math.max(0, this.pendingEvents), [this.tag])
+    this.changed()
+    return claim
+  }
+
+  /** A send failed (retried or not). */
+  failedAttempt(): void {
+    this.counts.retries++
+  }
+
+  /** The sink cannot work until its setting is fixed. */
+  stop(reason: string): void {
+    this.stoppedBecause ??= reason
+    this.changed()
+  }
+
+  setFlushing(on: boolean): void {
+    this.flushingNow = on
+    this.ring()
+  }
+
+  /** @internal for {@link Claim} */
+  holdMore(n: number): void {
+    this.inFlight += n
+    this.changed()
+  }
+
+  /** @internal for {@link Claim} */
+  letGo(n: number, how: "delivered" | "deadLettered" | "takenOver" | "released"): void {
+    if (n === 0) return
+    this.inFlight -= n
+    if (how !== "released") this.counts[how] += n
+    if (how === "delivered") Metrics.sentEvents.unsafeUpdate(n, [this.tag])
+    else if (how === "deadLettered") Metrics.deadLetteredEvents.unsafeUpdate(n, [this.tag])
+    this.changed()
+  }
+
+  private forgetPending(): void {
+    this.pendingEvents = 0
+    this.pendingBytes = 0
+    this.oldestAt = undefined
+  }
+
+  /** Keeps `settled` open exactly while the account is idle or stopped. */
+  private changed(): void {
+    if (this.idle() || this.stoppedBecause !== undefined) this.settled.unsafeOpen()
+    else this.settled.unsafeClose()
+  }
+}
+
+/**
+ * The events of a batch this instance holds in the store, being sent. They
+ * leave it only through its methods, each telling the account how.
+ */
+export class Claim {
+  private held: ReadonlyArray<OutboxEntry>
+
+  constructor(private readonly account: SinkAccount, entries: ReadonlyArray<OutboxEntry>) {
+    this.held = entries
+    account.holdMore(entries.length)
+  }
+
+  get entries(): ReadonlyArray<OutboxEntry> {
+    return this.held
+  }
+
+  get size(): number {
+    return this.held.length
+  }
+
+  get seqs(): Array<number> {
+    return this.held.map((e) => e.seq)
+  }
+
+  /**
+   * The store says this instance still holds only `seqs`: the rest were taken
+   * over by another instance after the lease ran out. Answers how many.
+   */
+  keepOnly(seqs: ReadonlyArray<number>): number {
+    const holds = new Set(seqs)
+    const kept = this.held.filter((e) => holds.has(e.seq))
+    const lost = this.held.length - kept.length
+    this.held = kept
+    this.account.letGo(lost, "takenOver")
+    return lost
+  }
+
+  /** These were acknowledged (`delivered`) or dead-lettered; `rest` stays held. */
+  settle(delivered: number, deadLettered: number, rest: ReadonlyArray<OutboxEntry>): void {
+    this.held = rest
+    this.account.letGo(delivered, "delivered")
+    this.account.letGo(deadLettered, "deadLettered")
+  }
+
+  /** Splits the claim in two halves, each a claim of its own; this one is left empty. */
+  split(): readonly [Claim, Claim] {
+    const half = Math.ceil(this.held.length / 2)
+    // The halves hold first, then this lets go: the account never looks idle in between.
+    const halves = [new Claim(this.account, this.held.slice(0, half)), new Claim(this.account, this.held.slice(half))] as const
+    this.account.letGo(this.held.length, "released")
+    this.held = []
+    return halves
+  }
+
+  /** Everything still held, to hand back to the outbox; the claim is empty after. */
+  release(): Array<number> {
+    const seqs = this.seqs
+    this.held = []
+    this.account.letGo(seqs.length, "released")
+    return seqs
+  }
+}

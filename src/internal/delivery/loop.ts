@@ -1,0 +1,75 @@
+/**
+ * One sink's delivery loop: waits until a batch is full or due (by count,
+ * bytes and the flush interval), claims it from the outbox and delivers it.
+ * An idle loop still looks now and then for what other instances or a replay
+ * left.
+ *
+ * @internal
+ */
+import { Clock, Duration, Effect, Metric, Option, Queue } from "effect"
+import type { OutboxEntry } from "../../DedupeStore.js"
+import { DedupeStore } from "../../DedupeStore.js"
+import * as Metrics from "../../Metrics.js"
+import type { SinkAccount } from "./account.js"
+import { deliver, describeDefect } from "./batch.js"
+import type { DeliverySettings } from "./settings.js"
+
+/** Waits until the doorbell rings and `ready` holds (true), or `millis` pass (false). */
+const waitFor = (account: SinkAccount, ready: () => boolean, millis: number): Effect.Effect<boolean> =>
+  Effect.raceFirst(
+    Effect.as(Effect.repeat(Queue.take(account.doorbell), { until: ready }), true),
+    Effect.as(Effect.sleep(Duration.millis(Math.max(0, millis))), false)
+  )
+
+const loop = (account: SinkAccount, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> =>
+  Effect.gen(function*() {
+    const store = yield* DedupeStore
+    const { maxBatchBytes: maxBytes, maxBatchEvents: maxEvents } = settings
+    const flushMillis = Duration.toMillis(settings.flushInterval)
+    const idleMillis = Duration.toMillis(settings.idlePoll)
+    const leaseMillis = Duration.toMillis(settings.lease)
+    const ready = () => account.full(maxEvents, maxBytes)
+
+    while (account.stopped === undefined) {
+      if (!account.hasPending()) {
+        // Nothing known to wait: sleep until a hand-off, or poll.
+        if (yield* waitFor(account, () => account.hasPending() || account.flushing, idleMillis)) continue
+      } else if (!ready()) {
+        const due = account.dueIn(yield* Clock.currentTimeMillis, flushMillis)
+        if (due > 0) yield* waitFor(account, ready, due)
+      }
+      const before = account.beforeClaim()
+      const batch = yield* store.claim(account.name, { owner: account.owner, maxEvents, maxBytes, leaseMillis }).pipe(
+        Effect.map(Option.some),
+        Effect.catchAll((error) =>
+          Effect.as(
+            Effect.zipRight(
+              Metric.increment(Metric.tagged(Metric.tagged(Metrics.sendErrors, "sink", account.name), "reason", "store_failed")),
+              Effect.logError(`sink ${account.name}: cannot read the outbox`, error)
+            ),
+            Option.none<ReadonlyArray<OutboxEntry>>()
+          )
+        )
+      )
+      if (Option.isNone(batch)) {
+        yield* Effect.sleep(Duration.millis(idleMillis))
+        continue
+      }
+      const claim = account.claimed(batch.value, before)
+      if (claim.size > 0) yield* deliver(account, settings, claim)
+    }
+  })
+
+/**
+ * The delivery loop of one sink. Returns when the sink stopped for good; a
+ * defect in it (a bug) stops this sink alone, logged, never the others.
+ */
+export const run = (account: SinkAccount, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> =>
+  loop(account, settings).pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.zipRight(
+        Effect.sync(() => account.stop(`crashed: ${describeDefect(defect)}`)),
+        Effect.logError(`sink ${account.name} stopped: its delivery crashed`, defect)
+      )
+    )
+  )

@@ -1,0 +1,137 @@
+/**
+ * The intake: the CU's call as plain code. It decodes the record, extracts
+ * its events, adds the evaluation's context and queues them for the writer,
+ * counting everything it sees; it never waits and never throws. The rare
+ * warning goes to the caller, to be logged as each kind of call can.
+ *
+ * @internal
+ */
+import { Either, MetricLabel } from "effect"
+import { enrich, reservedKeys } from "../Enrich.js"
+import { decodeSync, Evaluation, logText } from "../Evaluation.js"
+import type { LineCounts, LineOutcome, Limits } from "../Extractor.js"
+import { emptyCounts, extract, rejectedOutcomes } from "../Extractor.js"
+import * as Metrics from "../Metrics.js"
+import type { VacuumSummary } from "../Vacuum.js"
+import type { HandoffQueue } from "./queue.js"
+import type { Warnings } from "./warnings.js"
+
+/** What the intake has seen since it started. */
+export interface IntakeCounts {
+  readonly received: number
+  readonly readOnly: number
+  readonly invalid: number
+  readonly noText: number
+  readonly failed: number
+  readonly found: number
+  readonly repaired: number
+  readonly bufferFull: number
+  readonly lines: LineCounts
+}
+
+export interface Intake {
+  /** Takes one evaluation record; a warning to log, if any, goes to `warn`. */
+  readonly take: (input: unknown, warn: (message: string) => void) => VacuumSummary
+  readonly counts: () => IntakeCounts
+  /** From now on every call answers `closed`. */
+  readonly close: () => void
+}
+
+const CLOSED: VacuumSummary = { outcome: "closed", events: 0, rejectedLines: 0 }
+const READ_ONLY: VacuumSummary = { outcome: "read_only", events: 0, rejectedLines: 0 }
+
+const lineOutcomeKeys: ReadonlyArray<LineOutcome> = Object.keys(emptyCounts()) as Array<LineOutcome>
+const rejectedSet = new Set<LineOutcome>(rejectedOutcomes)
+const labels = new Map<string, MetricLabel.MetricLabel>()
+/** `reason` labels, made once each: the hot path updates counters without allocating. */
+const reason = (name: string): MetricLabel.MetricLabel => {
+  let label = labels.get(name)
+  if (label === undefined) labels.set(name, label = MetricLabel.make("reason", name))
+  return label
+}
+
+export const make = (
+  config: { readonly skipReadOnly: boolean; readonly limits: Limits },
+  queue: HandoffQueue,
+  warnings: Warnings
+): Intake => {
+  let closed = false
+  const counts = { received: 0, readOnly: 0, invalid: 0, noText: 0, failed: 0, found: 0, repaired: 0, bufferFull: 0 }
+  const lines = emptyCounts()
+
+  const skipped = (outcome: "read_only" | "invalid_record" | "no_text") => Metrics.rejected.unsafeUpdate(1, [reason(outcome)])
+
+  const take = (input: unknown, warn: (message: string) => void): VacuumSummary => {
+    if (closed) return CLOSED
+    counts.received++
+    Metrics.receivedEvaluations.unsafeUpdate(1, [])
+    let evaluation: Evaluation
+    if (input instanceof Evaluation) {
+      evaluation = input
+    } else {
+      const decoded = decodeSync(input)
+      if (Either.isLeft(decoded)) {
+        counts.invalid++
+        skipped("invalid_record")
+        const why = decoded.left.message
+        const message = warnings.admit("invalid_record", `event-vacuum: skipped an evaluation record that does not decode: ${why}`)
+        if (message !== undefined) warn(message)
+        return { outcome: "invalid_record", events: 0, rejectedLines: 0, reason: why }
+      }
+      evaluation = decoded.right
+    }
+    if (evaluation.readOnly && config.skipReadOnly) {
+      counts.readOnly++
+      skipped("read_only")
+      return READ_ONLY
+    }
+    const text = logText(evaluation.output)
+    if (text.failed) counts.failed++
+    if (text._tag === "NoText") {
+      counts.noText++
+      skipped("no_text")
+      return { outcome: "no_text", events: 0, rejectedLines: 0, reason: text.reason }
+    }
+    const extraction = extract(text.text, config.limits, reservedKeys)
+    let rejectedLines = 0
+    for (const outcome of lineOutcomeKeys) {
+      const n = extraction.counts[outcome]
+      if (n === 0) continue
+      lines[outcome] += n
+      if (rejectedSet.has(outcome)) {
+        rejectedLines += n
+        Metrics.rejected.unsafeUpdate(n, [reason(outcome)])
+      }
+    }
+    const found = extraction.events.length
+    if (found === 0) return { outcome: "no_events", events: 0, rejectedLines }
+    counts.found += found
+    counts.repaired += extraction.counts.repaired
+    Metrics.receivedEvents.unsafeUpdate(found, [])
+
+    const events = enrich(evaluation, extraction.events, text.failed)
+    let bytes = 0
+    for (const e of events) bytes += e.data.length
+    const position = { timestamp: evaluation.timestamp, ordinate: evaluation.ordinate, cron: evaluation.cron }
+    if (!queue.offer({ processId: evaluation.processId, position, events, bytes })) {
+      counts.bufferFull += found
+      Metrics.discardedEvents.unsafeUpdate(found, [reason("buffer_full")])
+      const message = warnings.admit(
+        "buffer_full",
+        `event-vacuum: the store is not keeping up; dropped ${found} event(s) of ${evaluation.processId} ` +
+          `nonce ${evaluation.ordinate} (a re-evaluation would hand them off)`
+      )
+      if (message !== undefined) warn(message)
+      return { outcome: "buffer_full", events: found, rejectedLines }
+    }
+    return { outcome: "queued", events: found, rejectedLines }
+  }
+
+  return {
+    take,
+    counts: () => ({ ...counts, lines: { ...lines } }),
+    close: () => {
+      closed = true
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Between the CU's call and the store: the evaluations' events waiting for
+ * the writer, bounded by bytes (not count). A Mailbox hands the writer
+ * everything waiting as one array, with no per-item allocation; a latch is
+ * open while nothing waits, for `flush`.
+ *
+ * @internal
+ */
+import { Chunk, Effect, Mailbox } from "effect"
+import type { Handoff } from "../DedupeStore.js"
+import * as Metrics from "../Metrics.js"
+
+/** One evaluation's events, with their bytes. */
+export interface Queued extends Handoff {
+  readonly bytes: number
+}
+
+export class HandoffQueue {
+  private events = 0
+  private bytes = 0
+
+  private constructor(
+    private readonly mailbox: Mailbox.Mailbox<Queued>,
+    private readonly empty: Effect.Latch,
+    readonly maxBytes: number
+  ) {}
+
+  static make(maxBytes: number): Effect.Effect<HandoffQueue> {
+    return Effect.map(Mailbox.make<Queued>(), (mailbox) => new HandoffQueue(mailbox, Effect.unsafeMakeLatch(true), maxBytes))
+  }
+
+  /** Queues the evaluation, or answers false when it would take the queue over its bound. */
+  offer(item: Queued): boolean {
+    if (this.bytes + item.bytes > this.maxBytes) return false
+    this.events += item.events.length
+    this.bytes += item.bytes
+    this.empty.unsafeClose()
+    this.mailbox.unsafeOffer(item)
+    return true
+  }
+
+  /** Everything waiting, waiting for at least one. */
+  get takeAll(): Effect.Effect<ReadonlyArray<Queued>> {
+    return Effect.map(this.mailbox.takeAll, ([items]) => Chunk.toReadonlyArray(items))
+  }
+
+  /** Whatever waits now, perhaps nothing. */
+  get takeWaiting(): Effect.Effect<ReadonlyArray<Queued>> {
+    return Effect.map(this.mailbox.clear, Chunk.toReadonlyArray)
+  }
+
+  /** The writer is done with these (stored or lost): they leave the bound. */
+  settled(events: number, bytes: number): void {
+    this.events -= events
+    this.bytes -= bytes
+    if (this.events === 0) this.empty.unsafeOpen()
+    Metrics.handoffBufferBytes.unsafeUpdate(this.bytes, [])
+  }
+
+  /** Waits until nothing is queued. */
+  get whenEmpty(): Effect.Effect<void> {
+    return this.empty.await
+  }
+
+  get size(): { readonly events: number; readonly bytes: number } {
+    return { events: this.events, bytes: this.bytes }
+  }
+}

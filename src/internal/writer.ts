@@ -1,0 +1,97 @@
+/**
+ * The writer: hands queued evaluations off to the DedupeStore in group
+ * transactions, in arrival order. A group of fewer than `GROUP` evaluations
+ * lingers up to `linger` for more, unless a flush rings, so that a CU calling
+ * between its own I/O pays one transaction for many evaluations. Whatever
+ * happens to a group (stored, store failed, a defect), it leaves the queue's
+ * bound and wakes flushers; a failure never stops the writer.
+ *
+ * @internal
+ */
+import type { Scope } from "effect"
+import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
+import type { DedupeStore, HandoffResult } from "../DedupeStore.js"
+import * as Metrics from "../Metrics.js"
+import type { HandoffQueue, Queued } from "./queue.js"
+
+/** Most evaluations a transaction stores. */
+const GROUP = 256
+
+export interface Writer {
+  /** Waits until every queued event is in the store (or counted as lost). */
+  readonly flush: Effect.Effect<void>
+  /** Events the store could not take. */
+  readonly lost: () => number
+}
+
+export interface WriterOptions {
+  readonly store: DedupeStore["Type"]
+  readonly sinks: ReadonlyArray<string>
+  readonly queue: HandoffQueue
+  readonly linger: Duration.Duration
+  /** A group is stored: each sink's result, the group's bytes and events, and when. */
+  readonly onStored: (results: ReadonlyMap<string, HandoffResult>, bytes: number, events: number, now: number) => void
+}
+
+/** Starts the writer in the scope. */
+export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { queue, store } = options
+    const bell = yield* Queue.sliding<void>(1)
+    let lost = 0
+    let flushers = 0
+
+    const writeGroup = (group: ReadonlyArray<Queued>) => {
+      let events = 0
+      let bytes = 0
+      for (const q of group) {
+        events += q.events.length
+        bytes += q.bytes
+      }
+      const fail = (what: string, cause: unknown) =>
+        Effect.suspend(() => {
+          lost += events
+          return Effect.zipRight(
+            Metric.incrementBy(Metric.tagged(Metrics.discardedEvents, "reason", "store_failed"), events),
+            Effect.logError(`event-vacuum: ${what} ${events} event(s); they are lost unless their evaluations run again`, cause)
+          )
+        })
+      return store.handOff(options.sinks, group).pipe(
+        Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(3)))),
+        Effect.matchEffect({
+          onFailure: (error) => fail("could not store", error),
+          onSuccess: (results) => Effect.map(Clock.currentTimeMillis, (now) => options.onStored(results, bytes, events, now))
+        }),
+        Effect.catchAllDefect((defect) => fail("crashed storing", defect)),
+        Effect.ensuring(Effect.sync(() => queue.settled(events, bytes)))
+      )
+    }
+
+    const lingering = Duration.toMillis(options.linger) > 0
+    const linger = Effect.raceFirst(Effect.sleep(options.linger), Queue.take(bell))
+    const takeGroup = Effect.flatMap(queue.takeAll, (first) => {
+      if (!lingering || first.length >= GROUP || flushers > 0) return Effect.succeed(first)
+      return Effect.zipRight(linger, Effect.map(queue.takeWaiting, (more) => [...first, ...more]))
+    })
+    const writeAll = (waiting: ReadonlyArray<Queued>) =>
+      waiting.length <= GROUP
+        ? writeGroup(waiting)
+        : Effect.forEach(
+          Array.from({ length: Math.ceil(waiting.length / GROUP) }, (_, i) => waiting.slice(i * GROUP, (i + 1) * GROUP)),
+          writeGroup,
+          { discard: true }
+        )
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(takeGroup, writeAll)))
+
+    const flush = Effect.suspend(() =>
+      queue.size.events === 0 ? Effect.void : Effect.acquireUseRelease(
+        Effect.sync(() => {
+          flushers++
+          Queue.unsafeOffer(bell, undefined)
+        }),
+        () => queue.whenEmpty,
+        () => Effect.sync(() => flushers--)
+      )
+    )
+    return { flush, lost: () => lost }
+  })
