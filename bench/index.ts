@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { runCliBench } from "./cli.js"
 import { printDeliveryTable, runDeliveryBench } from "./delivery.js"
 import { runLatencyBench } from "./latency.js"
 import { runParseBench } from "./parse.js"
@@ -101,6 +102,15 @@ table([
   ["delivered / left waiting", `${memory.delivered} / ${memory.waitingAfter}`, ""]
 ])
 
+// The CLI as a user feels it: the built bin under plain node, from its start to its exit.
+const cli = runCliBench({ quick })
+console.log(`\nThe CLI: node ${cli.bin} as a child process, start to exit (best of ${cli.rounds})`)
+table([
+  [`CLI extract, ${fmt(cli.extract.bytes / 1e6)} MB of records, start to exit`, `${fmt(cli.extract.mbPerSec)} MB/s`, `${fmt(cli.extract.seconds)} s`],
+  ["  the same in events", `${fmt(cli.extract.eventsPerSec / 1000)}k events/s`, `${cli.extract.events} events`],
+  [`CLI run into the file sink, ${cli.run.events} events, start to exit`, `${fmt(cli.run.eventsPerSec / 1000)}k events/s`, `${fmt(cli.run.seconds)} s`]
+])
+
 const results = {
   date: new Date().toISOString(),
   quick,
@@ -108,7 +118,8 @@ const results = {
   parse,
   latency,
   delivery,
-  memory: { ...memory, baselineMB, cappedOldSpace128: capped }
+  memory: { ...memory, baselineMB, cappedOldSpace128: capped },
+  cli
 }
 const out = path.join(here, "results.json")
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + "\n")

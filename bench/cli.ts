@@ -1,0 +1,222 @@
+/**
+ * The CLI as a user feels it: `node <built bin>` as a child process, timed
+ * from its start to its exit, module loading and node's own start included.
+ *
+ * - `event-vacuum extract FILE > /dev/null` over about 42 MB of evaluation
+ *   records;
+ * - `event-vacuum run FILE` delivering about 42,700 events into the file
+ *   sink, on a fresh state file each round; the output must hold exactly
+ *   the events expected and the exit code must be 0, else the bench fails.
+ *
+ * The records are the example's, replicated with every copy moved to new
+ * positions (ordinate + copy*1000, timestamp + copy*1e7 ms), written once to
+ * a temp file. The bin is found through package.json's `bin`, so the bench
+ * follows the build wherever it puts it.
+ */
+import { spawnSync } from "node:child_process"
+import { Either } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { decodeSync, logText } from "../src/Evaluation.js"
+import { extract } from "../src/Extractor.js"
+import { exampleRecords } from "./corpus.js"
+
+export interface CliExtractResult {
+  /** Bytes of the input file. */
+  readonly bytes: number
+  readonly records: number
+  readonly events: number
+  /** The best round, start to exit. */
+  readonly seconds: number
+  readonly roundSeconds: ReadonlyArray<number>
+  readonly mbPerSec: number
+  readonly eventsPerSec: number
+}
+
+export interface CliRunResult {
+  readonly bytes: number
+  readonly records: number
+  /** Events delivered, each checked to be one line of the file sink's output. */
+  readonly events: number
+  readonly seconds: number
+  readonly roundSeconds: ReadonlyArray<number>
+  readonly eventsPerSec: number
+}
+
+export interface CliResult {
+  /** The bin that ran, relative to the package root. */
+  readonly bin: string
+  readonly rounds: number
+  readonly extract: CliExtractResult
+  readonly run: CliRunResult
+}
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+/** The built `event-vacuum`, as package.json's `bin` names it. */
+const builtBin = (): string => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+    readonly name: string
+    readonly bin?: string | Readonly<Record<string, string>>
+  }
+  const bin = typeof pkg.bin === "string" ? (pkg.name === "event-vacuum" ? pkg.bin : undefined) : pkg.bin?.["event-vacuum"]
+  if (bin === undefined) throw new Error("CLI bench: package.json has no \"event-vacuum\" in \"bin\"")
+  const file = path.resolve(root, bin)
+  if (!fs.existsSync(file)) throw new Error(`CLI bench: ${bin} (package.json "bin") does not exist: run npm run build`)
+  return file
+}
+
+/** Events one copy of the example yields, worked out from the pieces, as `extract` counts them. */
+const eventsPerCopy = (records: ReadonlyArray<unknown>): number => {
+  let n = 0
+  for (const record of records) {
+    const decoded = decodeSync(record)
+    if (Either.isLeft(decoded)) throw decoded.left
+    if (decoded.right.readOnly) continue
+    const text = logText(decoded.right.output)
+    if (text._tag === "Text") n += extract(text.text).events.length
+  }
+  return n
+}
+
+/** `copies` copies of the example, each moved to new positions, as NDJSON in `file`; answers its bytes. */
+const writeCopies = (file: string, records: ReadonlyArray<Record<string, unknown>>, copies: number): number => {
+  const fd = fs.openSync(file, "w")
+  let bytes = 0
+  try {
+    for (let copy = 0; copy < copies; copy++) {
+      const lines = records.map((r) =>
+        JSON.stringify({ ...r, ordinate: String(Number(r.ordinate) + copy * 1000), timestamp: (r.timestamp as number) + copy * 1e7 })
+      )
+      bytes += fs.writeSync(fd, lines.join("\n") + "\n")
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  return bytes
+}
+
+/** The environment without any setting of ours: the bench gives its own. */
+const cleanEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("EVENT_VACUUM_") && !key.startsWith("HONEYCOMB_")))
+
+/** Runs the bin to its exit; answers the wall seconds and its stderr, or throws when it failed. */
+const timeCli = (
+  bin: string,
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  stdout: number | "pipe"
+): { seconds: number; stderr: string } => {
+  const start = process.hrtime.bigint()
+  const child = spawnSync(process.execPath, [bin, ...args], { env, stdio: ["ignore", stdout, "pipe"], encoding: "utf8", maxBuffer: 16 << 20 })
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  if (child.error !== undefined || child.status !== 0) {
+    const tail = (s: string | null) => (s ?? "").split("\n").slice(-20).join("\n")
+    throw new Error(
+      `CLI bench: event-vacuum ${args.join(" ")} ended (${child.signal ?? `exit ${child.status}`})` +
+        `${child.error === undefined ? "" : `: ${child.error.message}`}\n${tail(child.stdout)}\n${tail(child.stderr)}`
+    )
+  }
+  return { seconds, stderr: child.stderr }
+}
+
+/** Newlines in a file, read in chunks. */
+const countLines = (file: string): number => {
+  const fd = fs.openSync(file, "r")
+  const buffer = Buffer.allocUnsafe(1 << 20)
+  let lines = 0
+  try {
+    for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0;) {
+      for (let at = buffer.indexOf(10, 0); at !== -1 && at < n; at = buffer.indexOf(10, at + 1)) lines++
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  return lines
+}
+
+/**
+ * Both commands, best of 3 rounds: `extract` over 42 MB of records and `run`
+ * delivering 42,700 events (with `quick`: one round, a tenth of each).
+ */
+export const runCliBench = (options: { readonly quick: boolean }): CliResult => {
+  const bin = builtBin()
+  const rounds = options.quick ? 1 : 3
+  const base = exampleRecords() as Array<Record<string, unknown>>
+  const perCopy = eventsPerCopy(base)
+  const exampleBytes = Buffer.byteLength(base.map((r) => JSON.stringify(r)).join("\n") + "\n")
+  const extractCopies = Math.ceil((options.quick ? 4.2e6 : 42e6) / exampleBytes)
+  const runCopies = Math.ceil((options.quick ? 4_270 : 42_700) / perCopy)
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-cli-"))
+  try {
+    const env = cleanEnv()
+
+    const extractInput = path.join(dir, "extract.ndjson")
+    const extractBytes = writeCopies(extractInput, base, extractCopies)
+    const extractEvents = extractCopies * perCopy
+    const devNull = fs.openSync("/dev/null", "w")
+    const extractSeconds: Array<number> = []
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const { seconds, stderr } = timeCli(bin, ["extract", extractInput], env, devNull)
+        const found = /, (\d+) events /.exec(stderr)
+        if (found === null || Number(found[1]) !== extractEvents) {
+          throw new Error(`CLI bench: extract should find ${extractEvents} events, its summary says:\n${stderr}`)
+        }
+        extractSeconds.push(seconds)
+      }
+    } finally {
+      fs.closeSync(devNull)
+    }
+
+    const runInput = path.join(dir, "run.ndjson")
+    const runBytes = writeCopies(runInput, base, runCopies)
+    const runEvents = runCopies * perCopy
+    const runSeconds: Array<number> = []
+    for (let round = 0; round < rounds; round++) {
+      const roundDir = fs.mkdtempSync(path.join(dir, "run-"))
+      const out = path.join(roundDir, "out.ndjson")
+      const { seconds, stderr } = timeCli(bin, ["run", runInput], {
+        ...env,
+        EVENT_VACUUM_TRANSPORTS: "file",
+        EVENT_VACUUM_FILE_PATH: out,
+        EVENT_VACUUM_STATE_PATH: path.join(roundDir, "state.db")
+      }, "pipe")
+      const lines = fs.existsSync(out) ? countLines(out) : 0
+      if (lines !== runEvents) {
+        throw new Error(`CLI bench: run should have written ${runEvents} events to the file sink, it wrote ${lines} lines\n${stderr}`)
+      }
+      runSeconds.push(seconds)
+      fs.rmSync(roundDir, { recursive: true, force: true })
+    }
+
+    const extractBest = Math.min(...extractSeconds)
+    const runBest = Math.min(...runSeconds)
+    return {
+      bin: path.relative(root, bin),
+      rounds,
+      extract: {
+        bytes: extractBytes,
+        records: extractCopies * base.length,
+        events: extractEvents,
+        seconds: extractBest,
+        roundSeconds: extractSeconds,
+        mbPerSec: extractBytes / 1e6 / extractBest,
+        eventsPerSec: extractEvents / extractBest
+      },
+      run: {
+        bytes: runBytes,
+        records: runCopies * base.length,
+        events: runEvents,
+        seconds: runBest,
+        roundSeconds: runSeconds,
+        eventsPerSec: runEvents / runBest
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
