@@ -4,11 +4,14 @@
  */
 import { Context, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import type { OutboundEvent } from "../../src/Enrich.js"
 import type { EventStatus, Sink } from "../../src/Transport.js"
 import { allAccepted, Transport, TransportError } from "../../src/Transport.js"
 import * as Vacuum from "../../src/Vacuum.js"
+import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 
 export type Behaviour = (batch: ReadonlyArray<OutboundEvent>, call: number) => Effect.Effect<ReadonlyArray<EventStatus>, TransportError>
 
@@ -112,3 +115,28 @@ export const record = (fields: {
       : { Output: { data: text, prompt: "aos> " }, Error: null, GasUsed: 5, memorySize: 1024 }
   }
 }
+
+/** A store in memory, for as long as its layer. */
+export const memory = () => Sqlite.layer({ filename: ":memory:" })
+
+/** A state file in a folder of its own. */
+export const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-")), "state.db")
+
+/** One event line, as a process prints it. */
+export const event = (fields: Record<string, unknown>) => JSON.stringify({ _e: 1, ...fields })
+
+/** An event as the sinks get it, for a sink's own tests. */
+export const outbound = (id: string, time: number, fields: Record<string, unknown>): OutboundEvent => ({
+  id,
+  time,
+  data: JSON.stringify(fields)
+})
+
+/** Lets the writer store what is queued, moves time past the batch timer, and waits for delivery. */
+export const settle = (v: { vacuum: { flush: Effect.Effect<void>; drain: (t: number) => Effect.Effect<boolean> } }) =>
+  Effect.gen(function*() {
+    yield* v.vacuum.flush
+    yield* TestClock.adjust("1 second")
+    return yield* v.vacuum.drain(60_000)
+  })
+

@@ -4,11 +4,10 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { Handoff } from "../src/DedupeStore.js"
-import { DedupeStore } from "../src/DedupeStore.js"
-import type { Position } from "../src/Position.js"
-import { compareOrdinates, isHandedOff } from "../src/Position.js"
-import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+import type { Handoff } from "../../src/DedupeStore.js"
+import { DedupeStore } from "../../src/DedupeStore.js"
+import type { Position } from "../../src/Position.js"
+import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 
 /** The driver itself (it ships no types), for a second connection that holds a lock. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
@@ -34,26 +33,6 @@ const memory = Sqlite.layer({ filename: ":memory:" })
 
 const claimAll = (sink: string, owner = "w1") =>
   Effect.flatMap(DedupeStore, (s) => s.claim(sink, { owner, maxEvents: 1000, maxBytes: 1e9, leaseMillis: 10_000 }))
-
-describe("positions", () => {
-  it("orders ordinates as numbers when they are digits", () => {
-    assert.isBelow(compareOrdinates("9", "10"), 0)
-    assert.isAbove(compareOrdinates("100000000000000000001", "99999999999999999999"), 0)
-    assert.strictEqual(compareOrdinates("007", "7"), 0)
-    assert.strictEqual(compareOrdinates("0", "0"), 0)
-  })
-
-  it("covers earlier positions and crons already seen at the watermark's position, in any order", () => {
-    const w = { timestamp: 100, ordinate: "5", crons: ["1-10-minutes"] }
-    assert.isTrue(isHandedOff(pos(99, "9"), w))
-    assert.isTrue(isHandedOff(pos(100, "4", "x"), w))
-    assert.isTrue(isHandedOff(pos(100, "5", "1-10-minutes"), w))
-    assert.isFalse(isHandedOff(pos(100, "5", "0-10-minutes"), w))
-    assert.isFalse(isHandedOff(pos(100, "5"), w))
-    assert.isFalse(isHandedOff(pos(100, "6"), w))
-    assert.isFalse(isHandedOff(pos(101, "1"), w))
-  })
-})
 
 describe("DedupeStore (SQLite)", () => {
   it.scoped("hands off once per sink and position; cron and ordinate 0 are positions like any other", () =>

@@ -5,13 +5,13 @@ import * as fs from "node:fs"
 import * as zlib from "node:zlib"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Sqlite from "../src/DedupeStore/Sqlite.js"
-import * as Honeycomb from "../src/Transport/Honeycomb.js"
-import type { Fault } from "./support/honeycomb.js"
-import { FakeHoneycomb } from "./support/honeycomb.js"
-import { recordingTracer } from "./support/tracer.js"
-import type { Running } from "./support/harness.js"
-import { exampleRecords, record, start } from "./support/harness.js"
+import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
+import * as Honeycomb from "../../src/Transport/Honeycomb.js"
+import type { Fault } from "../support/honeycomb.js"
+import { FakeHoneycomb } from "../support/honeycomb.js"
+import { recordingTracer } from "../support/tracer.js"
+import type { Running } from "../support/harness.js"
+import { event, exampleRecords, memory, record, start } from "../support/harness.js"
 
 const KEY = "hc-test-key-0123456789abcdef"
 
@@ -24,7 +24,6 @@ const sinkFor = (hc: FakeHoneycomb, options: Partial<Honeycomb.Options> = {}) =>
       Effect.provide(client)
     ))
 
-const memory = () => Sqlite.layer({ filename: ":memory:" })
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-hc-")), "state.db")
 
 /** Real HTTP runs on real time, retries on the TestClock: step both until `done` holds. */
@@ -58,8 +57,6 @@ const exampleIds = Effect.gen(function*() {
   yield* until(() => hc.accepted.length >= 121, "121 accepted")
   return new Set(hc.ids)
 })
-
-const event = (fields: Record<string, unknown>) => JSON.stringify({ _e: 1, ...fields })
 
 describe("Honeycomb: the batch API", () => {
   it.scoped("delivers the example file once: gzip, the key, the dataset encoded, RFC3339 times", () =>

@@ -9,10 +9,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { DedupeStore } from "../src/DedupeStore.js"
-import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+import { DedupeStore } from "../../src/DedupeStore.js"
+import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 
-const repo = fileURLToPath(new URL("..", import.meta.url))
+const repo = fileURLToPath(new URL("../..", import.meta.url))
 const example = path.join(repo, "examples/aos-token-evaluations.ndjson")
 
 interface Result {

@@ -1,0 +1,138 @@
+import { assert, describe, it } from "@effect/vitest"
+import type { Console } from "effect"
+import { Effect } from "effect"
+import type { OutboundEvent } from "../../src/Enrich.js"
+import { Transport } from "../../src/Transport.js"
+import * as ConsoleSink from "../../src/Transport/Console.js"
+import { outbound } from "../support/harness.js"
+
+/** Runs `effect` with a Console whose `log` calls are captured; answers the result and every logged line. */
+const capturingLog = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const base = yield* Effect.console
+    const logged: Array<string> = []
+    const console: Console.Console = {
+      ...base,
+      log: (...args: ReadonlyArray<any>) => Effect.sync(() => void logged.push(args.map(String).join(" ")))
+    }
+    const result = yield* Effect.withConsole(effect, console)
+    // A log call may carry several lines: count what a terminal would show.
+    return { result, lines: logged.join("\n").split("\n"), calls: logged.length }
+  })
+
+const plain = outbound("e1", Date.UTC(2024, 8, 22, 10, 0, 0, 123), {
+  processId: "PROC_A",
+  nonce: 7,
+  messageId: "MSG_7",
+  timestamp: 1727000000000,
+  gasUsed: 5,
+  memorySize: 1024,
+  failed: false,
+  eventId: "e1",
+  Action: "Transfer",
+  Quantity: "1000000",
+  nested: { a: [1, 2] }
+})
+
+const cronFailed = outbound("e2", Date.UTC(2024, 8, 22, 10, 0, 1, 0), {
+  processId: "PROC_B",
+  nonce: 12,
+  cron: "0-10-minutes",
+  messageId: "MSG_12",
+  timestamp: 1727000001000,
+  gasUsed: 9,
+  failed: true,
+  eventId: "e2",
+  Action: "Tick",
+  ok: true
+})
+
+const parseLine = (line: string) => JSON.parse(line) as { time: string; data: Record<string, unknown> }
+
+const assertJsonLine = (line: string, e: OutboundEvent) => {
+  const parsed = parseLine(line)
+  assert.deepStrictEqual(Object.keys(parsed), ["time", "data"])
+  assert.strictEqual(parsed.time, new Date(e.time).toISOString())
+  assert.strictEqual(Date.parse(parsed.time), e.time)
+  assert.deepStrictEqual(parsed.data, JSON.parse(e.data))
+}
+
+const assertAllAccepted = (statuses: ReadonlyArray<{ readonly _tag: string }>, n: number) => {
+  assert.strictEqual(statuses.length, n)
+  for (const s of statuses) assert.strictEqual(s._tag, "Accepted")
+}
+
+/** The `key=value` pairs of a pretty line. */
+const pairs = (line: string): Array<string> => line.split(" ").filter((part) => part.includes("="))
+
+describe("Console sink", () => {
+  it.effect("json: one line per event, {time, data}, parsing back to the event", () =>
+    Effect.gen(function*() {
+      const sink = ConsoleSink.make({ format: "json" })
+      assert.strictEqual(sink.name, "console")
+      const { lines, result } = yield* capturingLog(sink.send([plain, cronFailed]))
+      assertAllAccepted(result, 2)
+      assert.strictEqual(lines.length, 2)
+      assertJsonLine(lines[0]!, plain)
+      assertJsonLine(lines[1]!, cronFailed)
+    }))
+
+  it.effect("pretty: time, process, #nonce, then the event's own fields as key=value", () =>
+    Effect.gen(function*() {
+      const sink = ConsoleSink.make({ format: "pretty" })
+      const { lines, result } = yield* capturingLog(sink.send([plain]))
+      assertAllAccepted(result, 1)
+      assert.strictEqual(lines.length, 1)
+      const line = lines[0]!
+      assert.isTrue(line.startsWith(`${new Date(plain.time).toISOString()} PROC_A #7`), line)
+      assert.notInclude(line, "cron")
+      assert.notInclude(line, "(failed evaluation)")
+      assert.deepStrictEqual(pairs(line), ["Action=Transfer", "Quantity=1000000", "nested={\"a\":[1,2]}"])
+    }))
+
+  it.effect("pretty: shows cron and a failed evaluation, and never the context as key=value", () =>
+    Effect.gen(function*() {
+      const sink = ConsoleSink.make()
+      const { lines, result } = yield* capturingLog(sink.send([cronFailed]))
+      assertAllAccepted(result, 1)
+      assert.strictEqual(lines.length, 1)
+      const line = lines[0]!
+      assert.isTrue(line.startsWith(`${new Date(cronFailed.time).toISOString()} PROC_B #12`), line)
+      assert.include(line, " cron 0-10-minutes")
+      assert.include(line, " (failed evaluation)")
+      assert.deepStrictEqual(pairs(line), ["Action=Tick", "ok=true"])
+      const keys = pairs(line).map((p) => p.slice(0, p.indexOf("=")))
+      for (const context of ["processId", "nonce", "messageId", "timestamp", "gasUsed", "memorySize", "failed", "eventId", "cron"]) {
+        assert.notInclude(keys, context)
+      }
+    }))
+
+  it.effect("pretty: a value with a line break or spaces stays on the event's one line", () =>
+    Effect.gen(function*() {
+      const e = outbound("e3", 1727000000000, { processId: "P", nonce: 1, eventId: "e3", note: "two\nlines", who: "a b" })
+      const { lines } = yield* capturingLog(ConsoleSink.make().send([e, plain]))
+      assert.strictEqual(lines.length, 2)
+      assert.include(lines[0]!, "note=\"two\\nlines\"")
+      assert.include(lines[0]!, "who=\"a b\"")
+      assert.isTrue(lines[1]!.includes("PROC_A #7"))
+    }))
+
+  it.effect("answers one Accepted per event, for a batch of many, with one line each", () =>
+    Effect.gen(function*() {
+      const batch = Array.from({ length: 25 }, (_, i) =>
+        outbound(`id${i}`, 1727000000000 + i, { processId: "P", nonce: i, eventId: `id${i}`, i }))
+      for (const format of ["pretty", "json"] as const) {
+        const { lines, result } = yield* capturingLog(ConsoleSink.make({ format }).send(batch))
+        assertAllAccepted(result, 25)
+        assert.strictEqual(lines.length, 25)
+        if (format === "json") lines.forEach((line, i) => assertJsonLine(line, batch[i]!))
+        else lines.forEach((line, i) => assert.deepStrictEqual(pairs(line), [`i=${i}`]))
+      }
+    }))
+
+  it.effect("the layer gives one sink with the name asked for", () =>
+    Effect.gen(function*() {
+      const { sinks } = yield* Transport
+      assert.deepStrictEqual(sinks.map((s) => s.name), ["stdout"])
+    }).pipe(Effect.provide(ConsoleSink.layer({ name: "stdout" }))))
+})

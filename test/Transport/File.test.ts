@@ -1,0 +1,106 @@
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { OutboundEvent } from "../../src/Enrich.js"
+import { TransportError } from "../../src/Transport.js"
+import * as FileSink from "../../src/Transport/File.js"
+import { outbound } from "../support/harness.js"
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-transport-"))
+
+const platform = Layer.merge(NodeFileSystem.layer, NodePath.layer)
+
+const plain = outbound("e1", Date.UTC(2024, 8, 22, 10, 0, 0, 123), {
+  processId: "PROC_A",
+  nonce: 7,
+  messageId: "MSG_7",
+  timestamp: 1727000000000,
+  gasUsed: 5,
+  memorySize: 1024,
+  failed: false,
+  eventId: "e1",
+  Action: "Transfer",
+  Quantity: "1000000",
+  nested: { a: [1, 2] }
+})
+
+const cronFailed = outbound("e2", Date.UTC(2024, 8, 22, 10, 0, 1, 0), {
+  processId: "PROC_B",
+  nonce: 12,
+  cron: "0-10-minutes",
+  messageId: "MSG_12",
+  timestamp: 1727000001000,
+  gasUsed: 9,
+  failed: true,
+  eventId: "e2",
+  Action: "Tick",
+  ok: true
+})
+
+const parseLine = (line: string) => JSON.parse(line) as { time: string; data: Record<string, unknown> }
+
+const assertJsonLine = (line: string, e: OutboundEvent) => {
+  const parsed = parseLine(line)
+  assert.deepStrictEqual(Object.keys(parsed), ["time", "data"])
+  assert.strictEqual(parsed.time, new Date(e.time).toISOString())
+  assert.strictEqual(Date.parse(parsed.time), e.time)
+  assert.deepStrictEqual(parsed.data, JSON.parse(e.data))
+}
+
+const assertAllAccepted = (statuses: ReadonlyArray<{ readonly _tag: string }>, n: number) => {
+  assert.strictEqual(statuses.length, n)
+  for (const s of statuses) assert.strictEqual(s._tag, "Accepted")
+}
+
+describe("File sink", () => {
+  it.effect("creates missing folders and appends across sends, one {time, data} line per event", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "a", "b", "events.ndjson")
+      const sink = yield* FileSink.make({ path: file })
+      assert.strictEqual(sink.name, "file")
+      assertAllAccepted(yield* sink.send([plain]), 1)
+      assert.isTrue(fs.existsSync(file))
+      assertAllAccepted(yield* sink.send([cronFailed, plain]), 2)
+
+      const text = fs.readFileSync(file, "utf8")
+      assert.isTrue(text.endsWith("\n"))
+      const lines = text.split("\n").slice(0, -1)
+      assert.strictEqual(lines.length, 3)
+      assertJsonLine(lines[0]!, plain)
+      assertJsonLine(lines[1]!, cronFailed)
+      assertJsonLine(lines[2]!, plain)
+    }).pipe(Effect.provide(platform)))
+
+  it.effect("appends to a file that already has lines", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "events.ndjson")
+      fs.writeFileSync(file, "{\"existing\":true}\n")
+      const sink = yield* FileSink.make({ path: file, name: "archive" })
+      assert.strictEqual(sink.name, "archive")
+      assertAllAccepted(yield* sink.send([cronFailed]), 1)
+      const lines = fs.readFileSync(file, "utf8").split("\n")
+      assert.strictEqual(lines.length, 3)
+      assert.strictEqual(lines[0], "{\"existing\":true}")
+      assertJsonLine(lines[1]!, cronFailed)
+      assert.strictEqual(lines[2], "")
+    }).pipe(Effect.provide(platform)))
+
+  it.effect("a path that cannot be written fails the send as Unavailable, naming the path", () =>
+    Effect.gen(function*() {
+      const blocker = path.join(tempDir(), "not-a-folder")
+      fs.writeFileSync(blocker, "I am a file")
+      const file = path.join(blocker, "events.ndjson")
+      const sink = yield* FileSink.make({ path: file })
+      const error = yield* Effect.flip(sink.send([plain]))
+      assert.instanceOf(error, TransportError)
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.sink, "file")
+      assert.include(error.message, file)
+      // Nothing was written next to (or into) the blocking file.
+      assert.strictEqual(fs.readFileSync(blocker, "utf8"), "I am a file")
+    }).pipe(Effect.provide(platform)))
+})
+
