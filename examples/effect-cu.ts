@@ -5,8 +5,8 @@
  * Run (after `npm run build`): npx tsx examples/effect-cu.ts
  */
 import { Effect, Layer } from "effect"
-import { SqliteDedupeStore, Transport, Vacuum } from "ao-event-vacuum"
-import * as ConsoleTransport from "ao-event-vacuum/Transport/Console"
+import { ConsoleTransport, Transport, Vacuum } from "ao-event-vacuum"
+import * as SqliteDedupeStore from "ao-event-vacuum/DedupeStore/Sqlite"
 
 // The vacuum on a SQLite state file, printing events as JSON lines.
 const VacuumLive = Vacuum.layer({ flushInterval: "200 millis" }).pipe(

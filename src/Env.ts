@@ -7,7 +7,8 @@
  *
  * @since 0.1.0
  */
-import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { Config, ConfigError, Effect, Either, Layer, Schema } from "effect"
 import type { DedupeStoreError } from "./DedupeStore.js"
 import * as Sqlite from "./DedupeStore/Sqlite.js"

@@ -1,6 +1,17 @@
 /**
  * ao-event-vacuum: lifts structured events out of ao Processes' logs.
  *
+ * The root loads only what is light: the pipeline's modules and the sink
+ * and store interfaces. Backends are reached by subpath, so that importing
+ * the extractor never loads a database driver or an HTTP client:
+ *
+ * - `ao-event-vacuum/DedupeStore/Sqlite`: the default store (better-sqlite3)
+ * - `ao-event-vacuum/DedupeStore/Sql`: the store over any `SqlClient`
+ * - `ao-event-vacuum/Transport/Honeycomb`: the Honeycomb sink (Node's HTTP client)
+ * - `ao-event-vacuum/Transport/File`: the file sink
+ * - `ao-event-vacuum/Env`: the whole vacuum configured from env
+ * - `ao-event-vacuum/Adapter`: the vacuum as promises, for a CU not written with Effect
+ *
  * @since 0.1.0
  */
 
@@ -10,20 +21,20 @@ export * as Evaluation from "./Evaluation.js"
 /** From log text to events, with an account of every line. */
 export * as Extractor from "./Extractor.js"
 
-/** An event plus its evaluation's context: the record a sink receives. */
+/** An event plus its evaluation's context and id: the record a sink receives. */
 export * as Enrich from "./Enrich.js"
+
+/** Positions in a process's history, and watermarks. */
+export * as Position from "./Position.js"
+
+/** Settings declared once: Options, Config, CLI flags and docs derive from them. */
+export * as Setting from "./Setting.js"
 
 /** The CU-facing service: vacuum an evaluation, flush, drain, snapshot. */
 export * as Vacuum from "./Vacuum.js"
 
-/** Durable watermarks, outboxes and dead letters. */
+/** Durable watermarks, outboxes and dead letters: the interface. */
 export * as DedupeStore from "./DedupeStore.js"
-
-/** The DedupeStore over any SqlClient. */
-export * as SqlDedupeStore from "./DedupeStore/Sql.js"
-
-/** The default DedupeStore: a SQLite file, or :memory:. */
-export * as SqliteDedupeStore from "./DedupeStore/Sqlite.js"
 
 /** Sinks: the interface and its errors. */
 export * as Transport from "./Transport.js"
@@ -31,20 +42,8 @@ export * as Transport from "./Transport.js"
 /** The console sink. */
 export * as ConsoleTransport from "./Transport/Console.js"
 
-/** The file sink. */
-export * as FileTransport from "./Transport/File.js"
-
-/** The Honeycomb sink, over the batch API. */
-export * as HoneycombTransport from "./Transport/Honeycomb.js"
-
 /** Several sinks, each with its own watermark and outbox. */
 export * as CompositeTransport from "./Transport/Composite.js"
 
 /** The vacuum's own metrics. */
 export * as Metrics from "./Metrics.js"
-
-/** The whole vacuum configured from env. */
-export * as Env from "./Env.js"
-
-/** The vacuum as promises, for a CU not written with Effect. */
-export * as Adapter from "./Adapter.js"

@@ -10,7 +10,8 @@
  *
  * @since 0.1.0
  */
-import { Migrator, SqlClient } from "@effect/sql"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Schedule } from "effect"
 import type { ClaimOptions, DeadLetter, HandoffResult, OutboxEntry, SinkStats } from "../DedupeStore.js"

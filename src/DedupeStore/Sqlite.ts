@@ -7,8 +7,8 @@
  * @since 0.1.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Config, Effect, ExecutionStrategy, Exit, Layer, Schedule, Scope } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import * as fs from "node:fs"

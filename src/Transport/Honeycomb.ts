@@ -16,8 +16,10 @@
  *
  * @since 0.1.0
  */
-import { Headers, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, ConfigError, Effect, Either, Layer, Redacted, Schema } from "effect"
 import * as zlib from "node:zlib"
 import type { OutboundEvent } from "../Enrich.js"

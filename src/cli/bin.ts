@@ -5,7 +5,8 @@
  * @since 0.1.0
  */
 import { Command, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, ConfigError, Console, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { command } from "./Cli.js"
 
