@@ -40,7 +40,7 @@ export class SinkAccount {
 
   private constructor(
     readonly sink: Sink,
-    /** The owner this instance's claims carry in the store. */
+    /** This instance's name for the sink in the store; each delivery loop claims as `owner/<n>`. */
     readonly owner: string,
     /** Rung whenever there may be something to do. */
     readonly doorbell: Queue.Queue<void>,
@@ -137,9 +137,9 @@ export class SinkAccount {
    * An empty answer means the outbox had nothing for us, unless a hand-off
    * came while the claim ran.
    */
-  claimed(entries: ReadonlyArray<OutboxEntry>, handoffsBefore: number): Claim {
+  claimed(entries: ReadonlyArray<OutboxEntry>, handoffsBefore: number, owner: string): Claim {
     // The claim holds first, then what waits goes down: the account never looks idle in between.
-    const claim = new Claim(this, entries)
+    const claim = new Claim(this, owner, entries)
     if (entries.length === 0) {
       if (this.handoffs === handoffsBefore) this.forgetPending()
     } else {
@@ -206,7 +206,12 @@ export class SinkAccount {
 export class Claim {
   private held: ReadonlyArray<OutboxEntry>
 
-  constructor(private readonly account: SinkAccount, entries: ReadonlyArray<OutboxEntry>) {
+  constructor(
+    private readonly account: SinkAccount,
+    /** The delivery loop holding it, as the store knows it: only it may renew, acknowledge or release. */
+    readonly owner: string,
+    entries: ReadonlyArray<OutboxEntry>
+  ) {
     this.held = entries
     account.holdMore(entries.length)
   }
@@ -247,7 +252,10 @@ export class Claim {
   split(): readonly [Claim, Claim] {
     const half = Math.ceil(this.held.length / 2)
     // The halves hold first, then this lets go: the account never looks idle in between.
-    const halves = [new Claim(this.account, this.held.slice(0, half)), new Claim(this.account, this.held.slice(half))] as const
+    const halves = [
+      new Claim(this.account, this.owner, this.held.slice(0, half)),
+      new Claim(this.account, this.owner, this.held.slice(half))
+    ] as const
     this.account.letGo(this.held.length, "released")
     this.held = []
     return halves

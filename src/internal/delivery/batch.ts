@@ -79,7 +79,7 @@ export const deliver = (
       if (!first) {
         // Keep the claim across retries; what another instance took over meanwhile is theirs now.
         const seqs = claim.seqs
-        const still = yield* store.renew(name, account.owner, seqs, leaseMillis).pipe(Effect.orElseSucceed(() => seqs))
+        const still = yield* store.renew(name, claim.owner, seqs, leaseMillis).pipe(Effect.orElseSucceed(() => seqs))
         const lost = claim.keepOnly(still)
         if (lost > 0) yield* Effect.logDebug(`sink ${name}: another instance took over ${lost} event(s) of a batch being retried`)
         if (claim.size === 0) return
@@ -87,8 +87,8 @@ export const deliver = (
       first = false
       const statuses: ReadonlyArray<EventStatus> = yield* send(account.sink, claim.entries, settings.sendTimeout)
       const answer = classify(claim.entries, statuses, attempts, settings.maxEventAttempts)
-      yield* storeCall("remove acknowledged events", account)(store.acknowledge(name, account.owner, answer.acknowledged))
-      yield* storeCall("dead-letter refused events", account)(store.deadLetter(name, account.owner, answer.refused))
+      yield* storeCall("remove acknowledged events", account)(store.acknowledge(name, claim.owner, answer.acknowledged))
+      yield* storeCall("dead-letter refused events", account)(store.deadLetter(name, claim.owner, answer.refused))
       claim.settle(answer.acknowledged.length, answer.refused.length, answer.again)
       if (answer.refused.length > 0) {
         yield* Effect.logWarning(
@@ -129,7 +129,7 @@ const handBack = (account: SinkAccount, claim: Claim) =>
     const seqs = claim.release()
     if (seqs.length === 0) return Effect.void
     return Effect.flatMap(DedupeStore, (store) =>
-      storeCall("hand back unsent events", account)(store.release(account.name, account.owner, seqs)))
+      storeCall("hand back unsent events", account)(store.release(account.name, claim.owner, seqs)))
   })
 
 /**
@@ -154,7 +154,7 @@ const bisect = (
       ? `the sink failed on this event: ${failure.description}`
       : `too large for the sink: ${failure.description}`
     yield* storeCall("dead-letter an event too large for the sink", account)(
-      store.deadLetter(account.name, account.owner, claim.entries.map((e) => ({ seq: e.seq, reason: why })))
+      store.deadLetter(account.name, claim.owner, claim.entries.map((e) => ({ seq: e.seq, reason: why })))
     )
     if (failure._tag === "SinkCrashed") {
       yield* Effect.logError(`sink ${account.name} failed on an event (dead-lettered): ${failure.description}`)

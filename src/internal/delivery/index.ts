@@ -61,7 +61,7 @@ export const make = (
         accounts.flatMap((account) => {
           const own = forSink(account.sink, settings)
           const n = Math.max(1, Math.floor(account.sink.concurrency ?? 1))
-          return Array.from({ length: n }, () => Loop.run(account, own))
+          return Array.from({ length: n }, (_, i) => Loop.run(account, own, i))
         }),
         { concurrency: "unbounded", discard: true }
       ).pipe(Effect.provideService(DedupeStore, store))

@@ -21,7 +21,7 @@ const waitFor = (account: SinkAccount, ready: () => boolean, millis: number): Ef
     Effect.as(Effect.sleep(Duration.millis(Math.max(0, millis))), false)
   )
 
-const loop = (account: SinkAccount, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> =>
+const loop = (account: SinkAccount, settings: DeliverySettings, owner: string): Effect.Effect<void, never, DedupeStore> =>
   Effect.gen(function*() {
     const store = yield* DedupeStore
     const { maxBatchBytes: maxBytes, maxBatchEvents: maxEvents } = settings
@@ -39,7 +39,7 @@ const loop = (account: SinkAccount, settings: DeliverySettings): Effect.Effect<v
         if (due > 0) yield* waitFor(account, ready, due)
       }
       const before = account.beforeClaim()
-      const batch = yield* store.claim(account.name, { owner: account.owner, maxEvents, maxBytes, leaseMillis }).pipe(
+      const batch = yield* store.claim(account.name, { owner, maxEvents, maxBytes, leaseMillis }).pipe(
         Effect.map(Option.some),
         Effect.catchAll((error) =>
           Effect.as(
@@ -55,17 +55,20 @@ const loop = (account: SinkAccount, settings: DeliverySettings): Effect.Effect<v
         yield* Effect.sleep(Duration.millis(idleMillis))
         continue
       }
-      const claim = account.claimed(batch.value, before)
+      const claim = account.claimed(batch.value, before, owner)
       if (claim.size > 0) yield* deliver(account, settings, claim)
     }
   })
 
 /**
- * The delivery loop of one sink. Returns when the sink stopped for good; a
- * defect in it (a bug) stops this sink alone, logged, never the others.
+ * Delivery loop number `n` of one sink. Returns when the sink stopped for good;
+ * a defect in it (a bug) stops this sink alone, logged, never the others.
+ * Each loop claims under an owner of its own, so a loop whose lease ran out
+ * mid-retry loses the events to a sibling that claims them, as it would to
+ * another instance, instead of both sending them.
  */
-export const run = (account: SinkAccount, settings: DeliverySettings): Effect.Effect<void, never, DedupeStore> =>
-  loop(account, settings).pipe(
+export const run = (account: SinkAccount, settings: DeliverySettings, n: number): Effect.Effect<void, never, DedupeStore> =>
+  loop(account, settings, `${account.owner}/${n}`).pipe(
     Effect.catchAllDefect((defect) =>
       Effect.zipRight(
         Effect.sync(() => account.stop(`crashed: ${describeDefect(defect)}`)),
