@@ -243,11 +243,10 @@ export class InvalidSettingsError extends Schema.TaggedError<InvalidSettingsErro
   }
 }
 
-const decoders = new WeakMap<Table, (input: unknown) => Either.Either<any, ParseResult.ParseError>>()
-
 /**
  * Checks the options given in code against the table, filling in defaults;
- * the error names every bad or missing setting by its option name.
+ * the error names every bad or missing setting by its option name. An
+ * explicit `undefined` is the same as leaving a setting out.
  *
  * @since 0.2.0
  */
@@ -256,23 +255,30 @@ export const decode = <T extends Table>(
   options: Options<T>,
   scope: string
 ): Either.Either<Values<T>, InvalidSettingsError> => {
-  let decoder = decoders.get(table)
-  if (decoder === undefined) {
-    const fields: Record<string, Schema.Schema.Any | Schema.PropertySignature.Any> = {}
-    for (const [key, s] of Object.entries(table)) {
-      fields[key] = Option.match(s.default, {
-        onNone: () => s.schema,
-        onSome: (value) => Schema.optionalWith(s.schema, { default: () => value })
-      })
+  const values: Record<string, unknown> = {}
+  const issues: Array<string> = []
+  const given = options as Record<string, unknown>
+  for (const [key, s] of Object.entries(table)) {
+    const value = given[key]
+    if (value === undefined) {
+      if (Option.isSome(s.default)) values[key] = s.default.value
+      else issues.push(`${key}: is missing`)
+      continue
     }
-    decoder = Schema.decodeUnknownEither(Schema.Struct(fields) as unknown as Schema.Schema<any>, { errors: "all", onExcessProperty: "ignore" })
-    decoders.set(table, decoder)
+    const decoded = decoderOf(s)(value)
+    if (Either.isRight(decoded)) values[key] = decoded.right
+    else issues.push(`${key}: ${ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]?.message ?? "invalid"}`)
   }
-  return Either.mapLeft(decoder(options), (error) =>
-    new InvalidSettingsError({
-      scope,
-      issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => `${i.path.join(".")}: ${i.message}`)
-    })) as Either.Either<Values<T>, InvalidSettingsError>
+  return issues.length > 0
+    ? Either.left(new InvalidSettingsError({ scope, issues }))
+    : Either.right(values as Values<T>)
+}
+
+const decoders = new WeakMap<Setting<any, any, boolean>, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+const decoderOf = (s: Setting<any, any, boolean>) => {
+  let decoder = decoders.get(s)
+  if (decoder === undefined) decoders.set(s, decoder = Schema.decodeUnknownEither(s.schema))
+  return decoder
 }
 
 /**
@@ -283,7 +289,8 @@ export const decode = <T extends Table>(
  */
 export const configOf = <A, I, R extends boolean>(setting: Setting<A, I, R>): Config.Config<A> => {
   const read = Config.string(setting.env).pipe(
-    Config.mapOrFail((text) => Either.mapLeft(setting.parse(text), (why) => ConfigError.InvalidData([setting.env], why)))
+    // The path is the key's already: mapOrFail puts it in front.
+    Config.mapOrFail((text) => Either.mapLeft(setting.parse(text), (why) => ConfigError.InvalidData([], why)))
   )
   const withDefault = Option.match(setting.default, { onNone: () => read, onSome: (value) => Config.withDefault(read, value) })
   return Config.withDescription(withDefault, setting.doc)

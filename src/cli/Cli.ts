@@ -7,31 +7,25 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, ConfigProvider, Console, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
-import * as readline from "node:readline"
 import { DedupeStore } from "../DedupeStore.js"
 import * as Sqlite from "../DedupeStore/Sqlite.js"
 import * as Env from "../Env.js"
-import { decodeSync, logText } from "../Evaluation.js"
-import { emptyCounts, extract, lineOutcomes, rejectedOutcomes } from "../Extractor.js"
+import type { LineCounts } from "../Extractor.js"
+import { defaultLimits, rejectedOutcomes } from "../Extractor.js"
+import * as Intake from "../internal/intake.js"
+import * as Warnings from "../internal/warnings.js"
 import * as Setting from "../Setting.js"
 import * as ConsoleSink from "../Transport/Console.js"
 import * as FileSink from "../Transport/File.js"
 import * as Honeycomb from "../Transport/Honeycomb.js"
-import type { Snapshot } from "../Vacuum.js"
+import { jsonLine } from "../Transport/Console.js"
+import type { Snapshot, VacuumSummary } from "../Vacuum.js"
 import * as Vacuum from "../Vacuum.js"
+import { bad, blank, CliError, lineChunks, parseRecord, where, writeOut } from "./input.js"
 
-/**
- * A failure the CLI reports as one line and a non-zero exit.
- *
- * @since 0.1.0
- */
-export class CliError extends Schema.TaggedError<CliError>()("CliError", { description: Schema.String }) {
-  override get message(): string {
-    return this.description
-  }
-}
+export { CliError } from "./input.js"
 
 /**
  * The CLI's own settings, declared once.
@@ -93,38 +87,6 @@ const fileArg = Args.text({ name: "FILE" }).pipe(
   Args.withDefault("-")
 )
 
-/** The input's lines, numbered from 1, as a stream: bounded memory whatever the size. */
-const lines = (file: string): Stream.Stream<readonly [number, string], CliError> =>
-  Stream.unwrapScoped(
-    Effect.gen(function*() {
-      const input = file === "-" ? process.stdin : fs.createReadStream(file)
-      if (file !== "-") {
-        yield* Effect.async<void, CliError>((resume) => {
-          input.once("error", (error: Error) => resume(Effect.fail(new CliError({ description: `cannot read ${file}: ${error.message}` }))))
-          input.once("open", () => resume(Effect.void))
-        })
-      }
-      const rl = readline.createInterface({ input, crlfDelay: Infinity })
-      yield* Effect.addFinalizer(() => Effect.sync(() => rl.close()))
-      let n = 0
-      return Stream.fromAsyncIterable(rl, (error) => new CliError({ description: `cannot read ${file}: ${String(error)}` })).pipe(
-        Stream.map((line) => [++n, line] as const)
-      )
-    })
-  )
-
-const where = (file: string, n: number) => `${file === "-" ? "stdin" : file}:${n}`
-
-/** The record on a line; undefined (reported) when it is not JSON; null when blank. */
-const parseLine = (file: string, n: number, line: string): Effect.Effect<unknown> => {
-  if (line.trim() === "") return Effect.succeed(null)
-  try {
-    return Effect.succeed(JSON.parse(line) as unknown)
-  } catch {
-    return Effect.as(Console.error(`event-vacuum: ${where(file, n)}: not JSON`), undefined)
-  }
-}
-
 /** The CLI is for running the vacuum: on unless EVENT_VACUUM_ENABLED says false. */
 const enabledForCli = Setting.configOf({ ...Env.settings.enabled, default: Option.some(true) })
 
@@ -132,18 +94,65 @@ const drainTimeout = Setting.configOf(cliSettings.drainTimeout)
 
 const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => Env.layer({ enabled })))
 
+/** The first line of a summary: records, events, rejected lines. */
+const recordsLine = (
+  evaluations: { readonly received: number; readonly invalid: number; readonly readOnly: number },
+  events: { readonly found: number; readonly repaired: number },
+  lines: LineCounts,
+  badLines: number
+): string => {
+  const rejected = rejectedOutcomes.filter((o) => lines[o] > 0).map((o) => `${o}=${lines[o]}`)
+  return `event-vacuum: ${evaluations.received + badLines} records (${evaluations.invalid + badLines} bad, ` +
+    `${evaluations.readOnly} read-only skipped), ${events.found} events (${events.repaired} repaired), ` +
+    `lines rejected: ${rejected.length === 0 ? "none" : rejected.join(" ")}`
+}
+
+/**
+ * Vacuums every record of the input with `take` (the plain call: no fiber
+ * and no span a record), a chunk of lines at a time, then runs `afterChunk`
+ * (the run flushes to the store there, so memory holds at most a chunk).
+ * Reports lines that are not JSON or not records by number; answers how many
+ * lines were not JSON.
+ */
+const vacuumInput = (
+  file: string,
+  take: (record: unknown) => VacuumSummary,
+  afterChunk: Effect.Effect<void>
+): Effect.Effect<number, CliError> =>
+  Effect.gen(function*() {
+    let n = 0
+    let badLines = 0
+    yield* lineChunks(file).pipe(
+      Stream.runForEach((lines) =>
+        Effect.suspend(() => {
+          let complaints = ""
+          for (const line of lines) {
+            n++
+            const json = parseRecord(line)
+            if (json === blank) continue
+            if (json === bad) {
+              badLines++
+              complaints += `event-vacuum: ${where(file, n)}: not JSON\n`
+              continue
+            }
+            const result = take(json)
+            if (result.outcome === "invalid_record") complaints += `event-vacuum: ${where(file, n)}: ${result.reason}\n`
+          }
+          if (complaints.length > 0) process.stderr.write(complaints)
+          return afterChunk
+        })
+      )
+    )
+    return badLines
+  })
+
 /**
  * The summary `run` prints: records, events, rejected lines, and per sink.
  *
  * @since 0.1.0
  */
 export const summary = (s: Snapshot, badLines: number): string => {
-  const rejected = rejectedOutcomes.filter((o) => s.lines[o] > 0).map((o) => `${o}=${s.lines[o]}`)
-  const out = [
-    `event-vacuum: ${s.evaluations.received + badLines} records (${s.evaluations.invalid + badLines} bad, ` +
-    `${s.evaluations.readOnly} read-only skipped), ${s.events.found} events (${s.events.repaired} repaired), ` +
-    `lines rejected: ${rejected.length === 0 ? "none" : rejected.join(" ")}`
-  ]
+  const out = [recordsLine(s.evaluations, s.events, s.lines, badLines)]
   for (const sink of s.sinks) {
     out.push(
       `  ${sink.name}: ${sink.delivered} delivered, ${sink.duplicates} already sent, ${sink.waiting} waiting, ` +
@@ -158,18 +167,18 @@ export const summary = (s: Snapshot, badLines: number): string => {
 }
 
 /**
- * Events left for a later run: what waits in the outboxes; once this run has
- * drained (it holds nothing any more), less what another instance on the
- * same state file is sending right now.
+ * Events left for a later run: what waits in the outboxes, held by another
+ * instance or not. A batch claimed by a run that died looks the same as one
+ * another instance is sending: both count until they are delivered.
  */
-const undelivered = (s: Snapshot, drained: boolean): number =>
-  s.sinks.reduce((n, sink) => n + sink.waiting - (drained ? sink.inFlight : 0), 0)
+const undelivered = (s: Snapshot): number => s.sinks.reduce((n, sink) => n + sink.waiting, 0)
 
 /**
- * Drains, then, within the same timeout, waits for what another instance on
- * the same state file stored and has not sent yet (this run's own events may
- * be among those it took over), unless a sink has stopped. Answers whether
- * this run drained, and the snapshot to report.
+ * Drains, then, within the same timeout, waits for what else waits in the
+ * outboxes: what another instance on the same state file stored and has not
+ * sent yet, or a dead run's batches once their lease ends (this run's
+ * delivery takes them over), unless a sink has stopped. Answers whether this
+ * run drained, and the snapshot to report.
  */
 const drainAndSettle = (vacuum: Vacuum.Vacuum["Type"], timeout: Duration.Duration) =>
   Effect.gen(function*() {
@@ -177,7 +186,7 @@ const drainAndSettle = (vacuum: Vacuum.Vacuum["Type"], timeout: Duration.Duratio
     const done = yield* vacuum.drain(timeout)
     let snapshot = yield* vacuum.snapshot
     while (
-      done && undelivered(snapshot, true) > 0 && snapshot.sinks.every((k) => k.stopped === undefined) &&
+      done && undelivered(snapshot) > 0 && snapshot.sinks.every((k) => k.stopped === undefined) &&
       (yield* Clock.currentTimeMillis) < deadline
     ) {
       yield* Effect.sleep("100 millis")
@@ -199,30 +208,15 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
     flags,
     Effect.gen(function*() {
       const vacuum = yield* Vacuum.Vacuum
-      let badLines = 0
       const ticker = process.stderr.isTTY ? yield* Effect.fork(progress(vacuum)) : undefined
-      yield* lines(file).pipe(
-        Stream.runForEach(([n, line]) =>
-          Effect.flatMap(parseLine(file, n, line), (json) => {
-            if (json === null) return Effect.void
-            if (json === undefined) {
-              badLines++
-              return Effect.void
-            }
-            return Effect.flatMap(vacuum.vacuum(json), (result) =>
-              result.outcome === "invalid_record"
-                ? Console.error(`event-vacuum: ${where(file, n)}: ${result.reason}`)
-                : Effect.void)
-          })
-        )
-      )
+      const badLines = yield* vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush)
       const { done, snapshot } = yield* drainAndSettle(vacuum, yield* drainTimeout)
       if (ticker !== undefined) {
         yield* Fiber.interrupt(ticker)
         process.stderr.write("\r\x1b[2K")
       }
       yield* Console.error(summary(snapshot, badLines))
-      const waiting = undelivered(snapshot, done)
+      const waiting = undelivered(snapshot)
       if (!done || waiting > 0) {
         return yield* new CliError({
           description: `${waiting} event(s) still waiting for delivery; they stay in the state file and go on the next run`
@@ -232,54 +226,28 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
   )).pipe(Command.withDescription("Vacuum evaluation records and deliver their events through the configured sinks."))
 
 const extractCommand = Command.make("extract", { file: fileArg }, ({ file }) =>
-  Effect.gen(function*() {
-    const counts = emptyCounts()
-    let records = 0
-    let bad = 0
-    let readOnly = 0
-    let events = 0
-    yield* lines(file).pipe(
-      Stream.runForEach(([n, line]) =>
-        Effect.gen(function*() {
-          const json = yield* parseLine(file, n, line)
-          if (json === null) return
-          records++
-          if (json === undefined) {
-            bad++
-            return
-          }
-          const decoded = decodeSync(json)
-          if (Either.isLeft(decoded)) {
-            bad++
-            return yield* Console.error(`event-vacuum: ${where(file, n)}: ${decoded.left.message}`)
-          }
-          const evaluation = decoded.right
-          if (evaluation.readOnly) {
-            readOnly++
-            return
-          }
-          const text = logText(evaluation.output)
-          if (text._tag === "NoText") return
-          const extraction = extract(text.text)
-          for (const outcome of lineOutcomes) counts[outcome] += extraction.counts[outcome]
-          for (const event of extraction.events) {
-            events++
-            const time = new Date(event.time ?? evaluation.timestamp).toISOString()
-            process.stdout.write(
-              `{"time":${JSON.stringify(time)},"processId":${JSON.stringify(evaluation.processId)},"nonce":${
-                JSON.stringify(evaluation.ordinate)
-              },"cron":${JSON.stringify(evaluation.cron)},"failed":${text.failed},"line":${event.index},"event":${event.json}}\n`
-            )
-          }
-        })
-      )
-    )
-    const rejected = rejectedOutcomes.filter((o) => counts[o] > 0)
-    yield* Console.error(
-      `event-vacuum: ${records} records (${bad} bad, ${readOnly} read-only skipped), ${events} events (${counts.repaired} repaired), ` +
-        `lines rejected: ${rejected.length === 0 ? "none" : rejected.map((o) => `${o}=${counts[o]}`).join(" ")}`
-    )
-  })).pipe(Command.withDescription("Print the events found in evaluation records as JSON lines: no state, no delivery."))
+  Effect.scoped(Effect.gen(function*() {
+    // The vacuum's own intake, with the output where the store would be: each event as the
+    // file sink writes it, context and id included.
+    let out = ""
+    const intake = Intake.make({ skipReadOnly: true, limits: defaultLimits }, {
+      offer: (item) => {
+        for (const event of item.events) out += jsonLine(event) + "\n"
+        return true
+      }
+    }, yield* Warnings.make())
+    const badLines = yield* vacuumInput(file, (record) => intake.take(record, () => {}), Effect.suspend(() => {
+      const text = out
+      out = ""
+      return writeOut(text)
+    }))
+    const c = intake.counts()
+    yield* Console.error(recordsLine(c, c, c.lines, badLines))
+  }))).pipe(
+  Command.withDescription(
+    "Print the events found in evaluation records, one JSON per line as the file sink writes them: no state, no delivery."
+  )
+)
 
 const statePath = Options.text("state-path").pipe(
   Options.withDescription("the SQLite state file [env EVENT_VACUUM_STATE_PATH]"),
@@ -373,7 +341,7 @@ const replayCommand = Command.make(
         yield* Console.error(`event-vacuum: ${replayed} dead letter(s) back in the outbox; sending`)
         const { done, snapshot } = yield* drainAndSettle(vacuum, yield* drainTimeout)
         yield* Console.error(summary(snapshot, 0))
-        const waiting = undelivered(snapshot, done)
+        const waiting = undelivered(snapshot)
         if (!done || waiting > 0) return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery` })
       }).pipe(Effect.provide(vacuumLayer))
     )

@@ -13,7 +13,7 @@ import type { LineCounts, LineOutcome, Limits } from "../Extractor.js"
 import { emptyCounts, extract, rejectedOutcomes } from "../Extractor.js"
 import * as Metrics from "../Metrics.js"
 import type { VacuumSummary } from "../Vacuum.js"
-import type { HandoffQueue } from "./queue.js"
+import type { Queued } from "./queue.js"
 import type { Warnings } from "./warnings.js"
 
 /** What the intake has seen since it started. */
@@ -27,6 +27,12 @@ export interface IntakeCounts {
   readonly repaired: number
   readonly bufferFull: number
   readonly lines: LineCounts
+}
+
+/** Where the intake puts an evaluation's events: the queue to the store, or (`extract`) the output. */
+export interface Inbox {
+  /** Takes the evaluation's events, or answers false when it cannot (over its bound). */
+  readonly offer: (item: Queued) => boolean
 }
 
 export interface Intake {
@@ -52,7 +58,7 @@ const reason = (name: string): MetricLabel.MetricLabel => {
 
 export const make = (
   config: { readonly skipReadOnly: boolean; readonly limits: Limits },
-  queue: HandoffQueue,
+  queue: Inbox,
   warnings: Warnings
 ): Intake => {
   let closed = false

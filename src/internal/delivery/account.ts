@@ -32,6 +32,11 @@ export class SinkAccount {
   /** Hand-offs so far: a claim that found nothing forgets what waits only if none came meanwhile. */
   private handoffs = 0
   private inFlight = 0
+  /**
+   * A claim took more than this instance knew of (another instance's events, or a replay's):
+   * what else waits is unknown until a claim answers nothing.
+   */
+  private unsure = false
   private stoppedBecause: string | undefined = undefined
   private readonly counts = { handedOff: 0, duplicates: 0, delivered: 0, deadLettered: 0, retries: 0, takenOver: 0 }
   /** While set, partial batches go at once. */
@@ -68,7 +73,7 @@ export class SinkAccount {
 
   /** Nothing known to wait and nothing in flight. */
   idle(): boolean {
-    return this.pendingEvents <= 0 && this.inFlight === 0
+    return this.pendingEvents <= 0 && !this.unsure && this.inFlight === 0
   }
 
   snapshot(): SinkCounts {
@@ -82,7 +87,7 @@ export class SinkAccount {
 
   /** Something is known to wait in the outbox. */
   hasPending(): boolean {
-    return this.pendingEvents > 0
+    return this.pendingEvents > 0 || this.unsure
   }
 
   /** Millis until the oldest waiting event has waited `flushMillis`. */
@@ -141,8 +146,12 @@ export class SinkAccount {
     // The claim holds first, then what waits goes down: the account never looks idle in between.
     const claim = new Claim(this, owner, entries)
     if (entries.length === 0) {
-      if (this.handoffs === handoffsBefore) this.forgetPending()
+      if (this.handoffs === handoffsBefore) {
+        this.forgetPending()
+        this.unsure = false
+      }
     } else {
+      this.unsure ||= entries.length > this.pendingEvents
       this.pendingEvents -= entries.length
       for (const e of entries) this.pendingBytes -= e.bytes
       if (this.pendingEvents <= 0) this.forgetPending()
@@ -174,6 +183,15 @@ export class SinkAccount {
   holdMore(n: number): void {
     this.inFlight += n
     this.changed()
+  }
+
+  /** @internal for {@link Claim}: handed back to the outbox, so waiting again, and due at once. */
+  handedBack(entries: ReadonlyArray<OutboxEntry>): void {
+    if (entries.length === 0) return
+    this.pendingEvents = Math.max(0, this.pendingEvents) + entries.length
+    for (const e of entries) this.pendingBytes += e.bytes
+    this.oldestAt = 0
+    this.letGo(entries.length, "released")
   }
 
   /** @internal for {@link Claim} */
@@ -261,11 +279,11 @@ export class Claim {
     return halves
   }
 
-  /** Everything still held, to hand back to the outbox; the claim is empty after. */
+  /** Everything still held, to hand back to the outbox (where it waits again); the claim is empty after. */
   release(): Array<number> {
-    const seqs = this.seqs
+    const held = this.held
     this.held = []
-    this.account.letGo(seqs.length, "released")
-    return seqs
+    this.account.handedBack(held)
+    return held.map((e) => e.seq)
   }
 }

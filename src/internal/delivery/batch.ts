@@ -115,7 +115,9 @@ export const deliver = (
     // The schedule ended (the default one never does): what is left goes back for a later claim.
     if (failure._tag === "RetryLater" || retryable(failure)) return true
     if (failure._tag === "SinkCrashed" || failure.reason === "TooLarge") return yield* bisect(account, settings, claim, failure)
-    // Rejected: the sink cannot work until its setting is fixed. Keep the events.
+    // Rejected: the sink cannot work until its setting is fixed. Keep the events, handed back
+    // before the sink counts as stopped (whoever waits for it then finds them in the outbox).
+    yield* handBack(account, claim)
     account.stop(failure.message)
     yield* Effect.logError(
       `sink ${name} stopped: ${failure.description}. Its events stay in the outbox and are sent once the setting is fixed.`
