@@ -1,0 +1,485 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Queue } from "effect"
+import * as fc from "fast-check"
+import type { OutboxEntry } from "../../../src/DedupeStore.js"
+import type { Claim } from "../../../src/internal/delivery/account.js"
+import { SinkAccount } from "../../../src/internal/delivery/account.js"
+import type { Sink } from "../../../src/Transport.js"
+import { allAccepted } from "../../../src/Transport.js"
+
+const sink: Sink = { name: "account-test", send: (batch) => Effect.succeed(allAccepted(batch.length)) }
+
+let nextSeq = 1
+/** An outbox entry made by hand: `bytes` of data, handed off at `createdAt`. */
+const entry = (fields: Partial<OutboxEntry> = {}): OutboxEntry => {
+  const seq = fields.seq ?? nextSeq++
+  return { seq, id: `id-${seq}`, time: 1_700_000_000_000 + seq, data: "{}", bytes: 10, attempts: 0, createdAt: 1000, ...fields }
+}
+const entries = (n: number, fields: Partial<OutboxEntry> = {}): Array<OutboxEntry> => Array.from({ length: n }, () => entry(fields))
+
+/** Whether the latch is open now, seen from outside: a fiber awaiting it finishes at once. */
+const latchOpen = (account: SinkAccount): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const waiter = yield* Effect.fork(account.settled.await)
+    yield* Effect.yieldNow()
+    yield* Effect.yieldNow()
+    const done = waiter.unsafePoll() !== null
+    yield* Fiber.interrupt(waiter)
+    return done
+  })
+
+interface OpenCall {
+  /** Events held by the claims made through the spy when `unsafeOpen` was called. */
+  readonly holding: number
+  readonly idle: boolean
+  readonly stopped: boolean
+}
+
+/**
+ * Spies on the account's latch: records every `unsafeOpen` with what was
+ * held at that moment (by the claims made through `claim`/`split`, and the
+ * claim being made inside `claimed`), and tracks whether it is open.
+ */
+const spy = (account: SinkAccount) => {
+  const latch = account.settled
+  const open = latch.unsafeOpen.bind(latch)
+  const close = latch.unsafeClose.bind(latch)
+  const claims: Array<Claim> = []
+  const opens: Array<OpenCall> = []
+  let beingClaimed = 0
+  let isOpen = true
+  const holding = () => claims.reduce((n, c) => n + c.size, 0) + beingClaimed
+  Object.assign(latch, {
+    unsafeOpen: () => {
+      opens.push({ holding: holding(), idle: account.idle(), stopped: account.stopped !== undefined })
+      isOpen = true
+      open()
+    },
+    unsafeClose: () => {
+      isOpen = false
+      close()
+    }
+  })
+  return {
+    claims,
+    opens,
+    holding,
+    isOpen: () => isOpen,
+    /** `claimed` through the spy: while it runs, what it is given counts as held (the claim holds first). */
+    claim: (taken: ReadonlyArray<OutboxEntry>, before: number = account.beforeClaim()): Claim => {
+      beingClaimed = taken.length
+      try {
+        const claim = account.claimed(taken, before)
+        claims.push(claim)
+        return claim
+      } finally {
+        beingClaimed = 0
+      }
+    },
+    split: (claim: Claim): readonly [Claim, Claim] => {
+      const halves = claim.split()
+      claims.push(...halves)
+      return halves
+    },
+    /** Opens while something was held and the sink not stopped: must never happen. */
+    badOpens: () => opens.filter((o) => o.holding > 0 && !o.stopped)
+  }
+}
+
+const zeroCounts = { handedOff: 0, duplicates: 0, delivered: 0, deadLettered: 0, retries: 0, takenOver: 0 }
+
+describe("SinkAccount: a new account", () => {
+  it.effect("is idle, settled, not stopped, with nothing counted", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "owner-1")
+      assert.strictEqual(account.name, "account-test")
+      assert.strictEqual(account.owner, "owner-1")
+      assert.isTrue(account.idle())
+      assert.isFalse(account.hasPending())
+      assert.strictEqual(account.stopped, undefined)
+      assert.isFalse(account.flushing)
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(account.snapshot(), zeroCounts)
+    }))
+})
+
+describe("SinkAccount: hand-offs", () => {
+  it.effect("a hand-off makes it wait, counts, and rings the doorbell once however many come", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.handedOff(3, 1, 30, 1000)
+      assert.isFalse(account.idle())
+      assert.isTrue(account.hasPending())
+      assert.isFalse(yield* latchOpen(account))
+      account.handedOff(2, 0, 20, 2000)
+      assert.strictEqual(yield* Queue.size(account.doorbell), 1)
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 5, duplicates: 1 })
+      // The oldest waiting event was handed off at 1000.
+      assert.strictEqual(account.dueIn(1500, 1000), 500)
+      assert.isTrue(account.full(5, 1_000_000))
+      assert.isFalse(account.full(6, 1_000_000))
+      assert.isTrue(account.full(6, 50))
+      assert.isFalse(account.full(6, 51))
+    }))
+
+  it.effect("a hand-off of duplicates only counts them and leaves it idle", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.handedOff(0, 4, 0, 1000)
+      assert.isTrue(account.idle())
+      assert.isFalse(account.hasPending())
+      assert.isTrue(yield* latchOpen(account))
+      assert.strictEqual(yield* Queue.size(account.doorbell), 0)
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, duplicates: 4 })
+    }))
+
+  it.effect("what a previous run left is due at once; nothing left changes nothing", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.resumed(0, 0, 5000, 1000)
+      assert.isTrue(account.idle())
+      assert.isTrue(yield* latchOpen(account))
+      account.resumed(7, 70, 5000, 1000)
+      assert.isTrue(account.hasPending())
+      assert.isFalse(yield* latchOpen(account))
+      assert.strictEqual(account.dueIn(5000, 1000), 0)
+      assert.deepStrictEqual(account.snapshot(), zeroCounts)
+    }))
+
+  it.effect("a nudge makes it look now", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.nudged(5000, 1000)
+      assert.isTrue(account.hasPending())
+      assert.isFalse(yield* latchOpen(account))
+      assert.strictEqual(account.dueIn(5000, 1000), 0)
+      assert.strictEqual(yield* Queue.size(account.doorbell), 1)
+      // A nudge counts as a hand-off: a claim started before it keeps what waits.
+      const before = account.beforeClaim()
+      account.nudged(6000, 1000)
+      account.claimed([], before)
+      assert.isTrue(account.hasPending())
+      assert.isFalse(yield* latchOpen(account))
+    }))
+})
+
+describe("SinkAccount: claims and the settled latch", () => {
+  it.effect("a claim of everything keeps it closed until the claim is settled; counts are exact", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(3, 0, 30, 1000)
+      const claim = s.claim(entries(3))
+      assert.isFalse(account.hasPending())
+      assert.isFalse(account.idle())
+      assert.isFalse(yield* latchOpen(account))
+      assert.strictEqual(claim.size, 3)
+      claim.settle(2, 1, [])
+      assert.strictEqual(claim.size, 0)
+      assert.isTrue(account.idle())
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(s.badOpens(), [])
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 3, delivered: 2, deadLettered: 1 })
+    }))
+
+  it.effect("a settle that keeps some to send again stays closed", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(4, 0, 40, 1000)
+      const taken = entries(4)
+      const claim = s.claim(taken)
+      claim.settle(1, 1, taken.slice(2))
+      assert.deepStrictEqual(claim.seqs, taken.slice(2).map((e) => e.seq))
+      assert.isFalse(yield* latchOpen(account))
+      claim.settle(2, 0, [])
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(s.badOpens(), [])
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 4, delivered: 3, deadLettered: 1 })
+    }))
+
+  it.effect("a claim answering more than was pending never opens it while the events are held", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(2, 0, 20, 1000)
+      // Five: what this instance handed off and what another left.
+      const claim = s.claim(entries(5))
+      assert.isFalse(account.hasPending())
+      assert.isFalse(account.idle())
+      assert.isFalse(s.isOpen())
+      assert.isFalse(yield* latchOpen(account))
+      assert.deepStrictEqual(s.badOpens(), [])
+      // Nothing is counted for what waits after the claim: the next hand-off counts from zero.
+      assert.isFalse(account.full(1, 1))
+      const seqs = claim.release()
+      assert.strictEqual(seqs.length, 5)
+      assert.strictEqual(claim.size, 0)
+      assert.isTrue(account.idle())
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(s.badOpens(), [])
+      assert.deepStrictEqual(s.opens, [{ holding: 0, idle: true, stopped: false }])
+      // Released events are neither delivered nor dead-lettered.
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 2 })
+    }))
+
+  it.effect("a partial claim leaves the rest waiting, due from the last event taken", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(2, 0, 20, 1000)
+      account.handedOff(2, 0, 20, 3000)
+      const claim = s.claim([entry({ createdAt: 1000 }), entry({ createdAt: 1000 }), entry({ createdAt: 3000 })])
+      assert.isTrue(account.hasPending())
+      assert.strictEqual(account.dueIn(3500, 1000), 500)
+      assert.isTrue(account.full(1, 1_000_000))
+      assert.isFalse(account.full(2, 1_000_000))
+      // 40 bytes handed off, 30 taken: 10 left.
+      assert.isTrue(account.full(2, 10))
+      assert.isFalse(account.full(2, 11))
+      claim.settle(3, 0, [])
+      // One is still known to wait.
+      assert.isFalse(account.idle())
+      assert.isFalse(yield* latchOpen(account))
+      assert.deepStrictEqual(s.opens, [])
+    }))
+
+  it.effect("a split hands the events to two halves without opening it; it opens when the last half is settled", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(5, 0, 50, 1000)
+      const taken = entries(5)
+      const claim = s.claim(taken)
+      const [a, b] = s.split(claim)
+      assert.strictEqual(claim.size, 0)
+      assert.deepStrictEqual(a.seqs, taken.slice(0, 3).map((e) => e.seq))
+      assert.deepStrictEqual(b.seqs, taken.slice(3).map((e) => e.seq))
+      assert.isFalse(yield* latchOpen(account))
+      const [a1, a2] = s.split(a)
+      assert.deepStrictEqual([a1.size, a2.size], [2, 1])
+      a1.settle(2, 0, [])
+      a2.settle(0, 1, [])
+      assert.isFalse(yield* latchOpen(account))
+      b.settle(2, 0, [])
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(s.badOpens(), [])
+      assert.strictEqual(s.opens.length, 1)
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 5, delivered: 4, deadLettered: 1 })
+    }))
+
+  it.effect("keepOnly lets go of what another instance took over, counting it", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(4, 0, 40, 1000)
+      const taken = entries(4)
+      const claim = s.claim(taken)
+      const [e1, e2, e3, e4] = taken.map((e) => e.seq) as [number, number, number, number]
+      assert.strictEqual(claim.keepOnly([e2, e4, 999_999]), 2)
+      assert.deepStrictEqual(claim.seqs, [e2, e4])
+      assert.isFalse(yield* latchOpen(account))
+      assert.strictEqual(claim.keepOnly([e2, e4]), 0)
+      assert.strictEqual(claim.keepOnly([e1, e3]), 2)
+      assert.strictEqual(claim.size, 0)
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(s.badOpens(), [])
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 4, takenOver: 4 })
+    }))
+
+  it.effect("a claim that answered nothing forgets what was pending when no hand-off came since beforeClaim", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(3, 0, 30, 1000)
+      const before = account.beforeClaim()
+      const claim = s.claim([], before)
+      assert.strictEqual(claim.size, 0)
+      assert.isFalse(account.hasPending())
+      assert.isTrue(account.idle())
+      assert.isTrue(yield* latchOpen(account))
+      assert.isFalse(account.full(1, 1))
+      assert.strictEqual(account.dueIn(7000, 1000), 1000)
+    }))
+
+  it.effect("a claim that answered nothing keeps what is pending when a hand-off came since beforeClaim", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(3, 0, 30, 1000)
+      const before = account.beforeClaim()
+      account.handedOff(2, 0, 20, 2000)
+      s.claim([], before)
+      assert.isTrue(account.hasPending())
+      assert.isFalse(account.idle())
+      assert.isFalse(yield* latchOpen(account))
+      assert.isTrue(account.full(5, 1_000_000))
+      assert.strictEqual(account.dueIn(1500, 1000), 500)
+      assert.deepStrictEqual(s.opens, [])
+    }))
+
+  it.effect("counts failed attempts as retries", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.failedAttempt()
+      account.failedAttempt()
+      account.failedAttempt()
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, retries: 3 })
+      assert.isTrue(yield* latchOpen(account))
+    }))
+
+  it.effect("flushing makes any batch full and rings the doorbell", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.setFlushing(true)
+      assert.isTrue(account.flushing)
+      assert.isTrue(account.full(100, 100))
+      assert.strictEqual(yield* Queue.size(account.doorbell), 1)
+      account.setFlushing(false)
+      assert.isFalse(account.full(100, 100))
+    }))
+})
+
+describe("SinkAccount: stop", () => {
+  it.effect("opens the latch even while a claim is held, and keeps the first reason", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(2, 0, 20, 1000)
+      const claim = s.claim(entries(2))
+      assert.isFalse(yield* latchOpen(account))
+      account.stop("sink test: Rejected: 401 unknown API key")
+      assert.strictEqual(account.stopped, "sink test: Rejected: 401 unknown API key")
+      assert.isTrue(yield* latchOpen(account))
+      account.stop("a second reason")
+      assert.strictEqual(account.stopped, "sink test: Rejected: 401 unknown API key")
+      // Whatever happens after, a stopped account stays settled.
+      account.handedOff(3, 0, 30, 2000)
+      assert.isTrue(yield* latchOpen(account))
+      s.claim(entries(1))
+      assert.isTrue(yield* latchOpen(account))
+      claim.release()
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(s.opens.map((o) => o.stopped), s.opens.map(() => true))
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 5 })
+    }))
+})
+
+type Op =
+  | { readonly _tag: "handedOff"; readonly events: number; readonly duplicates: number }
+  | { readonly _tag: "claim"; readonly n: number; readonly handOffMeanwhile: number }
+  | { readonly _tag: "split"; readonly pick: number }
+  | { readonly _tag: "keepOnly"; readonly pick: number; readonly mask: number }
+  | { readonly _tag: "settle"; readonly pick: number; readonly delivered: number; readonly deadLettered: number }
+  | { readonly _tag: "release"; readonly pick: number }
+  | { readonly _tag: "resumed"; readonly events: number }
+  | { readonly _tag: "nudged" }
+  | { readonly _tag: "stop" }
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ _tag: fc.constant("handedOff" as const), events: fc.nat(4), duplicates: fc.nat(2) }) },
+  { weight: 4, arbitrary: fc.record({ _tag: fc.constant("claim" as const), n: fc.nat(6), handOffMeanwhile: fc.nat(2) }) },
+  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("split" as const), pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("keepOnly" as const), pick: fc.nat(), mask: fc.nat(63) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ _tag: fc.constant("settle" as const), pick: fc.nat(), delivered: fc.nat(6), deadLettered: fc.nat(6) })
+  },
+  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("release" as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("resumed" as const), events: fc.nat(3) }) },
+  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("nudged" as const) }) },
+  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("stop" as const) }) }
+)
+
+/** Runs the operations, checking the latch after each, and answers the counts it expected. */
+const runOps = (ops: ReadonlyArray<Op>) =>
+  Effect.gen(function*() {
+    const account = yield* SinkAccount.make(sink, "o")
+    const s = spy(account)
+    const expected = { ...zeroCounts }
+    let now = 1000
+    const live = () => s.claims.filter((c) => c.size > 0)
+    for (const [step, op] of ops.entries()) {
+      now += 10
+      switch (op._tag) {
+        case "handedOff":
+          account.handedOff(op.events, op.duplicates, op.events * 10, now)
+          expected.handedOff += op.events
+          expected.duplicates += op.duplicates
+          break
+        case "claim": {
+          const before = account.beforeClaim()
+          if (op.handOffMeanwhile > 0) {
+            account.handedOff(op.handOffMeanwhile, 0, op.handOffMeanwhile * 10, now)
+            expected.handedOff += op.handOffMeanwhile
+          }
+          s.claim(entries(op.n, { createdAt: now }), before)
+          break
+        }
+        case "split": {
+          const claims = live()
+          if (claims.length > 0) s.split(claims[op.pick % claims.length]!)
+          break
+        }
+        case "keepOnly": {
+          const claims = live()
+          if (claims.length === 0) break
+          const claim = claims[op.pick % claims.length]!
+          const keep = claim.seqs.filter((_, i) => (op.mask & (1 << i)) !== 0)
+          const had = claim.size
+          const lost = claim.keepOnly(keep)
+          assert.strictEqual(lost, had - keep.length)
+          assert.deepStrictEqual(claim.seqs, keep)
+          expected.takenOver += lost
+          break
+        }
+        case "settle": {
+          const claims = live()
+          if (claims.length === 0) break
+          const claim = claims[op.pick % claims.length]!
+          const delivered = Math.min(op.delivered, claim.size)
+          const deadLettered = Math.min(op.deadLettered, claim.size - delivered)
+          claim.settle(delivered, deadLettered, claim.entries.slice(delivered + deadLettered))
+          expected.delivered += delivered
+          expected.deadLettered += deadLettered
+          break
+        }
+        case "release": {
+          const claims = live()
+          if (claims.length > 0) claims[op.pick % claims.length]!.release()
+          break
+        }
+        case "resumed":
+          account.resumed(op.events, op.events * 10, now, 1000)
+          break
+        case "nudged":
+          account.nudged(now, 1000)
+          break
+        case "stop":
+          account.stop(`stopped at step ${step}`)
+          break
+      }
+      const where = `after step ${step} (${JSON.stringify(op)})`
+      const stopped = account.stopped !== undefined
+      const shouldBeOpen = account.idle() || stopped
+      assert.strictEqual(s.isOpen(), shouldBeOpen, where)
+      assert.strictEqual(yield* latchOpen(account), shouldBeOpen, where)
+      if (s.holding() > 0) assert.isFalse(account.idle(), `held but idle ${where}`)
+      assert.deepStrictEqual(s.badOpens(), [], `opened while a claim held events, ${where}`)
+      assert.deepStrictEqual(account.snapshot(), expected, where)
+    }
+    // Everything let go: idle unless something is known to wait.
+    for (const claim of live()) claim.release()
+    assert.strictEqual(account.idle(), !account.hasPending())
+    assert.strictEqual(yield* latchOpen(account), !account.hasPending() || account.stopped !== undefined)
+    assert.deepStrictEqual(s.badOpens(), [])
+  })
+
+describe("SinkAccount: the settled latch over random sequences", () => {
+  it("is open exactly when idle or stopped, and never opens while a claim holds events", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => Effect.runPromise(runOps(ops))),
+      { numRuns: 300 }
+    )
+  })
+})
