@@ -69,7 +69,7 @@ const spy = (account: SinkAccount) => {
     claim: (taken: ReadonlyArray<OutboxEntry>, before: number = account.beforeClaim()): Claim => {
       beingClaimed = taken.length
       try {
-        const claim = account.claimed(taken, before)
+        const claim = account.claimed(taken, before, "o/0")
         claims.push(claim)
         return claim
       } finally {
@@ -157,7 +157,7 @@ describe("SinkAccount: hand-offs", () => {
       // A nudge counts as a hand-off: a claim started before it keeps what waits.
       const before = account.beforeClaim()
       account.nudged(6000, 1000)
-      account.claimed([], before)
+      account.claimed([], before, "o/0")
       assert.isTrue(account.hasPending())
       assert.isFalse(yield* latchOpen(account))
     }))
@@ -198,29 +198,39 @@ describe("SinkAccount: claims and the settled latch", () => {
       assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 4, delivered: 3, deadLettered: 1 })
     }))
 
-  it.effect("a claim answering more than was pending never opens it while the events are held", () =>
+  it.effect("a claim answering more than was pending never opens it while the events are held, and leaves it unsure", () =>
     Effect.gen(function*() {
       const account = yield* SinkAccount.make(sink, "o")
       const s = spy(account)
       account.handedOff(2, 0, 20, 1000)
       // Five: what this instance handed off and what another left.
       const claim = s.claim(entries(5))
-      assert.isFalse(account.hasPending())
       assert.isFalse(account.idle())
       assert.isFalse(s.isOpen())
       assert.isFalse(yield* latchOpen(account))
       assert.deepStrictEqual(s.badOpens(), [])
-      // Nothing is counted for what waits after the claim: the next hand-off counts from zero.
-      assert.isFalse(account.full(1, 1))
+      // It took more than it knew of: what else waits is unknown, so it looks again.
+      assert.isTrue(account.hasPending())
+      assert.isFalse(account.full(1_000, 1_000_000))
+      // Handed back, the five wait again, due at once.
       const seqs = claim.release()
       assert.strictEqual(seqs.length, 5)
       assert.strictEqual(claim.size, 0)
+      assert.isFalse(account.idle())
+      assert.isFalse(yield* latchOpen(account))
+      assert.isTrue(account.full(5, 1_000_000))
+      assert.isAtMost(account.dueIn(1000, 1000), 0)
+      // They are claimed again and settled; a claim that finds nothing makes it sure, and idle.
+      const again = s.claim(entries(5))
+      again.settle(5, 0, [])
+      assert.isTrue(account.hasPending())
+      assert.isFalse(yield* latchOpen(account))
+      s.claim([])
+      assert.isFalse(account.hasPending())
       assert.isTrue(account.idle())
       assert.isTrue(yield* latchOpen(account))
       assert.deepStrictEqual(s.badOpens(), [])
-      assert.deepStrictEqual(s.opens, [{ holding: 0, idle: true, stopped: false }])
-      // Released events are neither delivered nor dead-lettered.
-      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 2 })
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 2, delivered: 5 })
     }))
 
   it.effect("a partial claim leaves the rest waiting, due from the last event taken", () =>
