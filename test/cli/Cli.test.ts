@@ -122,6 +122,41 @@ describe("event-vacuum run", () => {
   })
 })
 
+describe("event-vacuum extract", () => {
+  it("prints each event exactly as the file sink writes it, with no state and the same summary", () => {
+    const dir = tempDir()
+    const out = path.join(dir, "events.ndjson")
+    const run = cli(["run", example], {
+      env: { EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: out, EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db") }
+    })
+    assert.strictEqual(run.code, 0, run.stderr)
+    const state = path.join(dir, "extract-state.db")
+    const extracted = cli(["extract", example], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    assert.strictEqual(extracted.code, 0, extracted.stderr)
+    assert.strictEqual(extracted.stderr.trim(), SUMMARY)
+    // The same 121 lines, byte for byte (the file sink writes batches in order; extract in input order).
+    assert.deepStrictEqual(lines(extracted.stdout), lines(fs.readFileSync(out, "utf8")))
+    const first = JSON.parse(lines(extracted.stdout)[0]!) as { time: string; data: Record<string, unknown> }
+    assert.strictEqual(typeof first.data.nonce, "number")
+    assert.strictEqual(typeof first.data.eventId, "string")
+    // No state: the state path is not even opened.
+    assert.isFalse(fs.existsSync(state))
+  })
+
+  it("reads stdin, reports bad lines by number, and ends lines at \\n or \\r\\n", () => {
+    const records = fs.readFileSync(example, "utf8").split("\n").filter((l) => l.length > 0)
+    const input = ["not json", records[0], "", "{\"processId\":\"P\"}", ...records.slice(1)].join("\r\n") + "\r\n"
+    const r = cli(["extract", "-"], { input })
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(lines(r.stdout).length, 121)
+    const errors = lines(r.stderr)
+    assert.strictEqual(errors[0], "event-vacuum: stdin:1: not JSON")
+    assert.match(errors[1]!, /^event-vacuum: stdin:4: Invalid evaluation record: ordinate: is missing/)
+    assert.strictEqual(errors[2], "event-vacuum: 136 records (2 bad, 12 read-only skipped), 121 events (12 repaired), lines rejected: none")
+    assert.strictEqual(errors.length, 3)
+  })
+})
+
 describe("event-vacuum dead-letters", () => {
   it.effect("lists dead letters with their reason, and replay sends them", () =>
     Effect.gen(function*() {
