@@ -148,6 +148,32 @@ describe("Vacuum: what the CU gets back", () => {
       assert.isTrue(logged.some((m) => m.includes("not keeping up") && m.includes("nonce 2")), logged.join("\n"))
     }))
 
+  it.scoped("a full buffer warns at a bounded rate: one line a second of each kind, the next saying how many it stood for", () =>
+    Effect.gen(function*() {
+      const logged: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => {
+        logged.push(String(Array.isArray(message) ? message.join(" ") : message))
+      }))
+      const sink = new RecordingSink("test")
+      const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 100 })
+      const big = (n: number) => record({ ordinate: n, timestamp: n, lines: [event({ pad: "x".repeat(200) })] })
+      for (let n = 1; n <= 1000; n++) assert.strictEqual(v.vacuum.unsafeVacuum(big(n)).outcome, "buffer_full")
+      for (let n = 1; n <= 50; n++) assert.strictEqual(v.vacuum.unsafeVacuum({ processId: "P" }).outcome, "invalid_record")
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("10 millis")
+      const full = () => logged.filter((m) => m.includes("not keeping up"))
+      const bad = () => logged.filter((m) => m.includes("does not decode"))
+      assert.deepStrictEqual([full().length, bad().length], [1, 1], logged.join("\n"))
+      assert.include(full()[0], "nonce 1 ")
+      // A second later, the next warning of a kind says how many were held back; the effect call too.
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* v.vacuum.vacuum(big(1001))).outcome, "buffer_full")
+      assert.strictEqual(full().length, 2)
+      assert.include(full()[1], "nonce 1001 ")
+      assert.include(full()[1], "(and 999 more like it since the last such warning)")
+      assert.strictEqual((yield* v.vacuum.snapshot).discarded.buffer_full, 1001)
+    }))
+
   it.scoped("drops (and counts) events when the queue to the store is over its byte bound", () =>
     Effect.gen(function*() {
       const sink = new RecordingSink("test")
