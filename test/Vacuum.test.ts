@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Metric, TestClock } from "effect"
+import { Effect, Layer, Metric, TestClock } from "effect"
 import * as Metrics from "../src/Metrics.js"
 import { DedupeStore, DedupeStoreError } from "../src/DedupeStore.js"
 import { EventStatus } from "../src/Transport.js"
-import { event, exampleRecords, memory, record, RecordingSink, settle, start } from "./support/harness.js"
+import { captureLogs, event, exampleRecords, memory, record, RecordingSink, settle, start } from "./support/harness.js"
 
 describe("Vacuum: the example file", () => {
   it.scoped("delivers every event once, with its context, and nothing again on a second pass", () =>
@@ -125,10 +125,7 @@ describe("Vacuum: what the CU gets back", () => {
 
   it.scoped("the plain call does what the effect does, and logs its warnings on the layer's logger", () =>
     Effect.gen(function*() {
-      const logged: Array<string> = []
-      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => {
-        logged.push(String(Array.isArray(message) ? message.join(" ") : message))
-      }))
+      const { layer: capture, logged } = captureLogs()
       const sink = new RecordingSink("test")
       const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 400 })
       const queued = v.vacuum.unsafeVacuum(record({ ordinate: 1, timestamp: 1, lines: ["hello", event({ ok: 1 })] }))
@@ -150,10 +147,7 @@ describe("Vacuum: what the CU gets back", () => {
 
   it.scoped("a full buffer warns at a bounded rate: one line a second of each kind, the next saying how many it stood for", () =>
     Effect.gen(function*() {
-      const logged: Array<string> = []
-      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => {
-        logged.push(String(Array.isArray(message) ? message.join(" ") : message))
-      }))
+      const { layer: capture, logged } = captureLogs()
       const sink = new RecordingSink("test")
       const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 100 })
       const big = (n: number) => record({ ordinate: n, timestamp: n, lines: [event({ pad: "x".repeat(200) })] })

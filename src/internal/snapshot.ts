@@ -30,15 +30,9 @@ export const make = (parts: {
       queued: parts.queue.size,
       sinks: parts.accounts.map((account): SinkSnapshot => {
         const s = bySink.get(account.name)
-        const counts = account.snapshot()
         return {
           name: account.name,
-          handedOff: counts.handedOff,
-          duplicates: counts.duplicates,
-          delivered: counts.delivered,
-          deadLettered: counts.deadLettered,
-          retries: counts.retries,
-          takenOver: counts.takenOver,
+          ...account.snapshot(),
           waiting: s?.waiting ?? 0,
           inFlight: s?.inFlight ?? 0,
           deadLetters: s?.deadLetters ?? 0,

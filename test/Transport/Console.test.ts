@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Console } from "effect"
 import { Effect } from "effect"
-import type { OutboundEvent } from "../../src/Enrich.js"
 import { Transport } from "../../src/Transport.js"
 import * as ConsoleSink from "../../src/Transport/Console.js"
 import { outbound } from "../support/harness.js"
+import { assertAllAccepted, assertJsonLine, cronFailed, plain } from "../support/sinks.js"
 
 /** Runs `effect` with a Console whose `log` calls are captured; answers the result and every logged line. */
 const capturingLog = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -19,48 +19,6 @@ const capturingLog = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     // A log call may carry several lines: count what a terminal would show.
     return { result, lines: logged.join("\n").split("\n"), calls: logged.length }
   })
-
-const plain = outbound("e1", Date.UTC(2024, 8, 22, 10, 0, 0, 123), {
-  processId: "PROC_A",
-  nonce: 7,
-  messageId: "MSG_7",
-  timestamp: 1727000000000,
-  gasUsed: 5,
-  memorySize: 1024,
-  failed: false,
-  eventId: "e1",
-  Action: "Transfer",
-  Quantity: "1000000",
-  nested: { a: [1, 2] }
-})
-
-const cronFailed = outbound("e2", Date.UTC(2024, 8, 22, 10, 0, 1, 0), {
-  processId: "PROC_B",
-  nonce: 12,
-  cron: "0-10-minutes",
-  messageId: "MSG_12",
-  timestamp: 1727000001000,
-  gasUsed: 9,
-  failed: true,
-  eventId: "e2",
-  Action: "Tick",
-  ok: true
-})
-
-const parseLine = (line: string) => JSON.parse(line) as { time: string; data: Record<string, unknown> }
-
-const assertJsonLine = (line: string, e: OutboundEvent) => {
-  const parsed = parseLine(line)
-  assert.deepStrictEqual(Object.keys(parsed), ["time", "data"])
-  assert.strictEqual(parsed.time, new Date(e.time).toISOString())
-  assert.strictEqual(Date.parse(parsed.time), e.time)
-  assert.deepStrictEqual(parsed.data, JSON.parse(e.data))
-}
-
-const assertAllAccepted = (statuses: ReadonlyArray<{ readonly _tag: string }>, n: number) => {
-  assert.strictEqual(statuses.length, n)
-  for (const s of statuses) assert.strictEqual(s._tag, "Accepted")
-}
 
 /** The `key=value` pairs of a pretty line. */
 const pairs = (line: string): Array<string> => line.split(" ").filter((part) => part.includes("="))

@@ -4,56 +4,13 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { OutboundEvent } from "../../src/Enrich.js"
 import { TransportError } from "../../src/Transport.js"
 import * as FileSink from "../../src/Transport/File.js"
-import { outbound } from "../support/harness.js"
+import { assertAllAccepted, assertJsonLine, cronFailed, plain } from "../support/sinks.js"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-transport-"))
 
 const platform = Layer.merge(NodeFileSystem.layer, NodePath.layer)
-
-const plain = outbound("e1", Date.UTC(2024, 8, 22, 10, 0, 0, 123), {
-  processId: "PROC_A",
-  nonce: 7,
-  messageId: "MSG_7",
-  timestamp: 1727000000000,
-  gasUsed: 5,
-  memorySize: 1024,
-  failed: false,
-  eventId: "e1",
-  Action: "Transfer",
-  Quantity: "1000000",
-  nested: { a: [1, 2] }
-})
-
-const cronFailed = outbound("e2", Date.UTC(2024, 8, 22, 10, 0, 1, 0), {
-  processId: "PROC_B",
-  nonce: 12,
-  cron: "0-10-minutes",
-  messageId: "MSG_12",
-  timestamp: 1727000001000,
-  gasUsed: 9,
-  failed: true,
-  eventId: "e2",
-  Action: "Tick",
-  ok: true
-})
-
-const parseLine = (line: string) => JSON.parse(line) as { time: string; data: Record<string, unknown> }
-
-const assertJsonLine = (line: string, e: OutboundEvent) => {
-  const parsed = parseLine(line)
-  assert.deepStrictEqual(Object.keys(parsed), ["time", "data"])
-  assert.strictEqual(parsed.time, new Date(e.time).toISOString())
-  assert.strictEqual(Date.parse(parsed.time), e.time)
-  assert.deepStrictEqual(parsed.data, JSON.parse(e.data))
-}
-
-const assertAllAccepted = (statuses: ReadonlyArray<{ readonly _tag: string }>, n: number) => {
-  assert.strictEqual(statuses.length, n)
-  for (const s of statuses) assert.strictEqual(s._tag, "Accepted")
-}
 
 describe("File sink", () => {
   it.effect("creates missing folders and appends across sends, one {time, data} line per event", () =>

@@ -2,7 +2,7 @@
  * Test sinks with faults on demand, and a vacuum started in a scope the test
  * can close (to restart on the same store).
  */
-import { Context, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Logger, Option, Scope, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -140,3 +140,11 @@ export const settle = (v: { vacuum: { flush: Effect.Effect<void>; drain: (t: num
     return yield* v.vacuum.drain(60_000)
   })
 
+/** A logger that keeps every message's text, and the layer that installs it. */
+export const captureLogs = () => {
+  const logged: Array<string> = []
+  const layer = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => {
+    logged.push(String(Array.isArray(message) ? message.join(" ") : message))
+  }))
+  return { logged, layer }
+}

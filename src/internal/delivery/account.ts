@@ -12,16 +12,10 @@ import { Effect, MetricLabel, Queue } from "effect"
 import type { OutboxEntry } from "../../DedupeStore.js"
 import * as Metrics from "../../Metrics.js"
 import type { Sink } from "../../Transport.js"
+import type { SinkSnapshot } from "../../Vacuum.js"
 
-/** What an account has done, for the snapshot. */
-export interface SinkCounts {
-  readonly handedOff: number
-  readonly duplicates: number
-  readonly delivered: number
-  readonly deadLettered: number
-  readonly retries: number
-  readonly takenOver: number
-}
+/** What an account has done: the snapshot's counts of the sink. */
+export type SinkCounts = Pick<SinkSnapshot, "handedOff" | "duplicates" | "delivered" | "deadLettered" | "retries" | "takenOver">
 
 export class SinkAccount {
   // What waits in the outbox as far as this instance knows: its own hand-offs and what it found.
