@@ -290,7 +290,9 @@ const decoderOf = (s: Setting<any, any, boolean>) => {
 export const configOf = <A, I, R extends boolean>(setting: Setting<A, I, R>): Config.Config<A> => {
   const read = Config.string(setting.env).pipe(
     // The path is the key's already: mapOrFail puts it in front.
-    Config.mapOrFail((text) => Either.mapLeft(setting.parse(text), (why) => ConfigError.InvalidData([], why)))
+    Config.mapOrFail((text) =>
+      Either.mapLeft(setting.parse(text), (why) => ConfigError.InvalidData([], `${why} (flag --${setting.flag})`))
+    )
   )
   const withDefault = Option.match(setting.default, { onNone: () => read, onSome: (value) => Config.withDefault(read, value) })
   return Config.withDescription(withDefault, setting.doc)

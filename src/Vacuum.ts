@@ -13,8 +13,7 @@
  *
  * @since 0.1.0
  */
-import type { Duration } from "effect"
-import { Config, Context, Effect, Either, Layer } from "effect"
+import { Config, Context, Duration, Effect, Either, Layer } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import type { Scope } from "effect/Scope"
 import type { DedupeStoreError } from "./DedupeStore.js"
@@ -191,7 +190,17 @@ export type Settings = Setting.Values<typeof settings> & { readonly limits: Limi
  */
 export const decodeOptions = (options: Options = {}): Either.Either<Settings, Setting.InvalidSettingsError> =>
   Either.flatMap(Setting.decode(settings, options, "vacuum"), (values) =>
-    Either.map(
+    Duration.lessThan(values.retryMaxDelay, values.retryBaseDelay)
+      ? Either.left(
+        new Setting.InvalidSettingsError({
+          scope: "vacuum",
+          issues: [
+            `retryMaxDelay (${settings.retryMaxDelay.env}): ${Duration.format(values.retryMaxDelay)} is shorter than ` +
+            `retryBaseDelay (${settings.retryBaseDelay.env}), ${Duration.format(values.retryBaseDelay)}`
+          ]
+        })
+      )
+      : Either.map(
       Either.mapLeft(makeLimits(options.limits ?? {}), (e) => new Setting.InvalidSettingsError({ scope: "vacuum", issues: e.issues.map((i) => `limits.${i}`) })),
       (limits) => ({ ...values, limits })
     ))

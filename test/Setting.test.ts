@@ -428,7 +428,10 @@ describe("Setting.configOf and Setting.config", () => {
       const error = yield* Effect.flip(read(Setting.configOf(batch), { EVENT_VACUUM_T_BATCH: "0x40" }))
       if (!ConfigError.isInvalidData(error)) return assert.fail(String(error))
       assert.deepStrictEqual(error.path, ["EVENT_VACUUM_T_BATCH"])
-      assert.strictEqual(String(error), `(Invalid data at EVENT_VACUUM_T_BATCH: "expected an integer from 1, got "0x40"")`)
+      assert.strictEqual(
+        String(error),
+        `(Invalid data at EVENT_VACUUM_T_BATCH: "expected an integer from 1, got "0x40" (flag --t-batch)")`
+      )
     }))
 
   it.effect("fails with a ConfigError naming the key when a required key is missing", () =>

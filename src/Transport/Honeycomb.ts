@@ -115,12 +115,12 @@ export const settings = {
     default: "1 second",
     doc: "how long a partial Honeycomb batch waits"
   }),
-  concurrency: Setting.make(Setting.int({ min: 1 }), {
+  concurrency: Setting.make(Setting.int({ min: 1, max: 64 }), {
     env: "HONEYCOMB_CONCURRENCY",
     default: 2,
     doc: "requests in flight at once"
   }),
-  timeout: Setting.make(Setting.duration(), {
+  timeout: Setting.make(Setting.duration({ min: "100 millis" }), {
     env: "HONEYCOMB_TIMEOUT",
     default: "10 seconds",
     doc: "how long one request may take"

@@ -33,7 +33,7 @@ export { CliError } from "./input.js"
  * @since 0.2.0
  */
 export const cliSettings = {
-  drainTimeout: Setting.make(Setting.duration(), {
+  drainTimeout: Setting.make(Setting.duration({ min: "1 millis" }), {
     env: "EVENT_VACUUM_DRAIN_TIMEOUT",
     default: "30 seconds",
     doc: "how long run waits for delivery before it exits non-zero"
@@ -207,10 +207,12 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
   withFlags(
     flags,
     Effect.gen(function*() {
+      // Every setting is read before any work: a bad one stops the run before it prints anything.
+      const timeout = yield* drainTimeout
       const vacuum = yield* Vacuum.Vacuum
       const ticker = process.stderr.isTTY ? yield* Effect.fork(progress(vacuum)) : undefined
       const badLines = yield* vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush)
-      const { done, snapshot } = yield* drainAndSettle(vacuum, yield* drainTimeout)
+      const { done, snapshot } = yield* drainAndSettle(vacuum, timeout)
       if (ticker !== undefined) {
         yield* Fiber.interrupt(ticker)
         process.stderr.write("\r\x1b[2K")
@@ -333,13 +335,14 @@ const replayCommand = Command.make(
     withFlags(
       flags,
       Effect.gen(function*() {
+        const timeout = yield* drainTimeout
         const vacuum = yield* Vacuum.Vacuum
         const replayed = yield* vacuum.replayDeadLetters({
           sink: Option.getOrUndefined(sink),
           seqs: seqs.length > 0 ? seqs : undefined
         })
         yield* Console.error(`event-vacuum: ${replayed} dead letter(s) back in the outbox; sending`)
-        const { done, snapshot } = yield* drainAndSettle(vacuum, yield* drainTimeout)
+        const { done, snapshot } = yield* drainAndSettle(vacuum, timeout)
         yield* Console.error(summary(snapshot, 0))
         const waiting = undelivered(snapshot)
         if (!done || waiting > 0) return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery` })

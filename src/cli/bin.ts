@@ -8,7 +8,25 @@ import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, ConfigError, Console, Effect, Exit, Layer, Logger, LogLevel } from "effect"
-import { command } from "./Cli.js"
+import { command, settings } from "./Cli.js"
+
+/** A bad setting as plain lines: `bad setting KEY: what is wrong`, one a key. */
+const describeConfigError = (error: ConfigError.ConfigError): string => {
+  const leaf = (_: unknown, path: Array<string>, message: string) => [`bad setting ${path.join(".")}: ${message}`]
+  const lines = ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, left: Array<string>, right: Array<string>) => [...left, ...right],
+    orCase: (_, left: Array<string>, right: Array<string>) => [...left, ...right],
+    invalidDataCase: leaf,
+    missingDataCase: (_, path) => {
+      const key = path.join(".")
+      const flag = settings.find((s) => s.env === key)?.flag
+      return [`missing setting ${key}${flag === undefined ? "" : ` (or --${flag})`}`]
+    },
+    sourceUnavailableCase: leaf,
+    unsupportedCase: leaf
+  })
+  return [...new Set(lines)].join("; ")
+}
 
 const cli = Command.run(command, { name: "event-vacuum", version: "0.1.0" })
 
@@ -33,7 +51,7 @@ cli(process.argv).pipe(
     // One clear line: a bad setting (naming its key), an unreadable file, the store, undelivered events.
     const message = failure._tag === "Some"
       ? ConfigError.isConfigError(failure.value)
-        ? `bad setting: ${String(failure.value)}`
+        ? describeConfigError(failure.value)
         : (failure.value as { message: string }).message
       : Cause.pretty(exit.cause)
     return Effect.zipRight(Console.error(`event-vacuum: ${message}`), setCode)

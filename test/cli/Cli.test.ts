@@ -98,6 +98,46 @@ describe("event-vacuum run", () => {
     assert.include(flag.stderr, "kafka")
   })
 
+  it("refuses at start-up every setting that would break a guarantee, in one line naming the key and the flag", () => {
+    const honeycomb = { EVENT_VACUUM_TRANSPORTS: "honeycomb", HONEYCOMB_API_KEY: "k", HONEYCOMB_DATASET: "d" }
+    const cases: ReadonlyArray<readonly [Record<string, string>, string, string]> = [
+      [{ EVENT_VACUUM_LEASE: "0 seconds" }, "EVENT_VACUUM_LEASE", "--lease"],
+      [{ EVENT_VACUUM_SEND_TIMEOUT: "0 seconds" }, "EVENT_VACUUM_SEND_TIMEOUT", "--send-timeout"],
+      [{ ...honeycomb, HONEYCOMB_TIMEOUT: "-5 seconds" }, "HONEYCOMB_TIMEOUT", "--honeycomb-timeout"],
+      [{ EVENT_VACUUM_FLUSH_INTERVAL: "-1 seconds" }, "EVENT_VACUUM_FLUSH_INTERVAL", "--flush-interval"],
+      [{ EVENT_VACUUM_DRAIN_TIMEOUT: "0 millis" }, "EVENT_VACUUM_DRAIN_TIMEOUT", "--drain-timeout"],
+      [{ EVENT_VACUUM_RETRY_BASE_DELAY: "0 millis" }, "EVENT_VACUUM_RETRY_BASE_DELAY", "--retry-base-delay"],
+      [{ ...honeycomb, HONEYCOMB_CONCURRENCY: "20000" }, "HONEYCOMB_CONCURRENCY", "--honeycomb-concurrency"],
+      [{ ...honeycomb, HONEYCOMB_CONCURRENCY: "1e9" }, "HONEYCOMB_CONCURRENCY", "--honeycomb-concurrency"],
+      [{ EVENT_VACUUM_MAX_QUEUED_BYTES: " 12 " }, "EVENT_VACUUM_MAX_QUEUED_BYTES", "--max-queued-bytes"],
+      [{ EVENT_VACUUM_MAX_QUEUED_BYTES: "0x40" }, "EVENT_VACUUM_MAX_QUEUED_BYTES", "--max-queued-bytes"],
+      [{ EVENT_VACUUM_STATE_PATH: "   " }, "EVENT_VACUUM_STATE_PATH", "--state-path"],
+      [{ ...honeycomb, HONEYCOMB_API_KEY: "" }, "HONEYCOMB_API_KEY", "--honeycomb-api-key"],
+      [{ ...honeycomb, HONEYCOMB_DATASET: "a/b" }, "HONEYCOMB_DATASET", "--honeycomb-dataset"]
+    ]
+    for (const [env, key, flag] of cases) {
+      const r = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", ...env } })
+      const said = `${JSON.stringify(env)}: ${r.stderr}`
+      assert.strictEqual(r.code, 1, said)
+      assert.strictEqual(r.stdout, "", said)
+      assert.strictEqual(lines(r.stderr).length, 1, said)
+      assert.include(r.stderr, `bad setting ${key}: `, said)
+      assert.include(r.stderr, `(flag ${flag})`, said)
+      assert.notInclude(r.stderr, `${key}.${key}`, said)
+    }
+    // A pair that cannot work together: the longest retry delay below the first.
+    const pair = cli(["run", example, "--retry-base-delay", "2 seconds", "--retry-max-delay", "1 second"], {
+      env: { EVENT_VACUUM_STATE_PATH: ":memory:" }
+    })
+    assert.strictEqual(pair.code, 1)
+    assert.include(pair.stderr, "EVENT_VACUUM_RETRY_MAX_DELAY")
+    assert.include(pair.stderr, "shorter than retryBaseDelay")
+    // A missing one says its flag too.
+    const missing = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_TRANSPORTS: "honeycomb" } })
+    assert.strictEqual(missing.code, 1)
+    assert.include(missing.stderr, "missing setting HONEYCOMB_API_KEY (or --honeycomb-api-key)")
+  })
+
   it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
     const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)

@@ -24,17 +24,17 @@ export const settings = {
     default: "1 second",
     doc: "how long a partial batch waits for more events"
   }),
-  sendTimeout: Setting.make(Setting.duration(), {
+  sendTimeout: Setting.make(Setting.duration({ min: "100 millis" }), {
     env: "EVENT_VACUUM_SEND_TIMEOUT",
     default: "10 seconds",
     doc: "how long one send may take"
   }),
-  retryBaseDelay: Setting.make(Setting.duration(), {
+  retryBaseDelay: Setting.make(Setting.duration({ min: "1 millis" }), {
     env: "EVENT_VACUUM_RETRY_BASE_DELAY",
     default: "200 millis",
     doc: "first retry delay; it doubles, with jitter, up to the longest"
   }),
-  retryMaxDelay: Setting.make(Setting.duration(), {
+  retryMaxDelay: Setting.make(Setting.duration({ min: "1 millis" }), {
     env: "EVENT_VACUUM_RETRY_MAX_DELAY",
     default: "30 seconds",
     doc: "longest delay between retries (retries of a down sink never stop)"
@@ -44,7 +44,8 @@ export const settings = {
     default: 10,
     doc: "attempts after which an event the sink keeps answering \"retry\" for is dead-lettered"
   }),
-  lease: Setting.make(Setting.duration(), {
+  // A zero lease lets every claim be taken again at once: two instances would send everything twice.
+  lease: Setting.make(Setting.duration({ min: "100 millis" }), {
     env: "EVENT_VACUUM_LEASE",
     default: "1 minute",
     doc: "how long a batch being sent stays claimed before another instance may take it"
