@@ -35,7 +35,7 @@ import { Transport } from "./Transport.js"
  *
  * - `queued`: its events are on their way to the store.
  * - `no_events`, `read_only` (skipped), `no_text` (no log text), `invalid_record` (did not decode).
- * - `buffer_full`: the store is not keeping up and memory is at its bound; the events were dropped
+ * - `buffer_full`: what waits for the store is at `maxQueuedBytes` (the store is not keeping up); the events were dropped
  *   (counted, logged) and the watermark did not move, so a re-evaluation would hand them off.
  * - `disabled`: the vacuum is off. `closed`: the layer is shutting down.
  *
@@ -116,6 +116,12 @@ export class Vacuum extends Context.Tag("ao-event-vacuum/Vacuum")<Vacuum, {
    * warnings are logged on the layer's runtime.
    */
   readonly unsafeVacuum: (evaluation: unknown) => VacuumSummary
+  /**
+   * True while what waits for the store is at its bound (`maxQueuedBytes`):
+   * the next evaluation would be dropped. A caller that can wait (the CLI)
+   * flushes first; a CU never needs to look.
+   */
+  readonly unsafeQueueFull: () => boolean
   /** Waits until every queued event is in the store (or counted as lost). */
   readonly flush: Effect.Effect<void>
   /**
@@ -150,7 +156,7 @@ export const settings = {
   maxQueuedBytes: Setting.make(Setting.int({ min: 1 }), {
     env: "EVENT_VACUUM_MAX_QUEUED_BYTES",
     default: 64 * 1024 * 1024,
-    doc: "bytes of events held in memory between the CU's call and the store"
+    doc: "bytes of events waiting in memory between the CU's call and the store; at the bound, calls drop"
   }),
   storeLinger: Setting.make(Setting.duration(), {
     env: "EVENT_VACUUM_STORE_LINGER",
@@ -262,6 +268,7 @@ export const make = (
     return Vacuum.of({
       vacuum,
       unsafeVacuum,
+      unsafeQueueFull: () => queue.full,
       flush: writer.flush,
       drain,
       snapshot: Snapshots.make({ intake, queue, writer, accounts: delivery.accounts, store }),
@@ -291,6 +298,7 @@ export const layerDisabled: Layer.Layer<Vacuum> = Layer.succeed(
   Vacuum.of({
     vacuum: () => Effect.succeed(DISABLED),
     unsafeVacuum: () => DISABLED,
+    unsafeQueueFull: () => false,
     flush: Effect.void,
     drain: () => Effect.succeed(true),
     snapshot: Effect.succeed({

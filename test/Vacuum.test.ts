@@ -3,7 +3,8 @@ import { Effect, Layer, Metric, TestClock } from "effect"
 import * as Metrics from "../src/Metrics.js"
 import { DedupeStore, DedupeStoreError } from "../src/DedupeStore.js"
 import { EventStatus } from "../src/Transport.js"
-import { captureLogs, event, exampleRecords, memory, record, RecordingSink, settle, start } from "./support/harness.js"
+import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+import { captureLogs, event, exampleRecords, memory, record, RecordingSink, settle, start, tempDb } from "./support/harness.js"
 
 describe("Vacuum: the example file", () => {
   it.scoped("delivers every event once, with its context, and nothing again on a second pass", () =>
@@ -127,7 +128,7 @@ describe("Vacuum: what the CU gets back", () => {
     Effect.gen(function*() {
       const { layer: capture, logged } = captureLogs()
       const sink = new RecordingSink("test")
-      const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 400 })
+      const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 10 })
       const queued = v.vacuum.unsafeVacuum(record({ ordinate: 1, timestamp: 1, lines: ["hello", event({ ok: 1 })] }))
       assert.deepStrictEqual(queued, { outcome: "queued", events: 1, rejectedLines: 0 })
       const bad = v.vacuum.unsafeVacuum({ processId: "P" })
@@ -142,46 +143,57 @@ describe("Vacuum: what the CU gets back", () => {
       assert.deepInclude(snap.evaluations, { received: 4, readOnly: 1, invalid: 1 })
       assert.strictEqual(snap.discarded.buffer_full, 1)
       assert.isTrue(logged.some((m) => m.includes("does not decode") && m.includes("ordinate")), logged.join("\n"))
-      assert.isTrue(logged.some((m) => m.includes("not keeping up") && m.includes("nonce 2")), logged.join("\n"))
+      assert.isTrue(logged.some((m) => m.includes("queue to the store is full") && m.includes("nonce 2")), logged.join("\n"))
     }))
 
   it.scoped("a full buffer warns at a bounded rate: one line a second of each kind, the next saying how many it stood for", () =>
     Effect.gen(function*() {
       const { layer: capture, logged } = captureLogs()
       const sink = new RecordingSink("test")
-      const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 100 })
+      // The writer lingers: what waits stays at the bound while the clock moves.
+      const v = yield* start(Layer.merge(memory(), capture), [sink], { maxQueuedBytes: 100, storeLinger: "1 hour" })
       const big = (n: number) => record({ ordinate: n, timestamp: n, lines: [event({ pad: "x".repeat(200) })] })
-      for (let n = 1; n <= 1000; n++) assert.strictEqual(v.vacuum.unsafeVacuum(big(n)).outcome, "buffer_full")
+      assert.strictEqual(v.vacuum.unsafeVacuum(big(1)).outcome, "queued")
+      for (let n = 2; n <= 1001; n++) assert.strictEqual(v.vacuum.unsafeVacuum(big(n)).outcome, "buffer_full")
       for (let n = 1; n <= 50; n++) assert.strictEqual(v.vacuum.unsafeVacuum({ processId: "P" }).outcome, "invalid_record")
       yield* Effect.yieldNow()
       yield* TestClock.adjust("10 millis")
-      const full = () => logged.filter((m) => m.includes("not keeping up"))
+      const full = () => logged.filter((m) => m.includes("queue to the store is full"))
       const bad = () => logged.filter((m) => m.includes("does not decode"))
       assert.deepStrictEqual([full().length, bad().length], [1, 1], logged.join("\n"))
-      assert.include(full()[0], "nonce 1 ")
+      assert.include(full()[0], "nonce 2 ")
       // A second later, the next warning of a kind says how many were held back; the effect call too.
       yield* TestClock.adjust("1 second")
-      assert.strictEqual((yield* v.vacuum.vacuum(big(1001))).outcome, "buffer_full")
+      assert.strictEqual((yield* v.vacuum.vacuum(big(1002))).outcome, "buffer_full")
       assert.strictEqual(full().length, 2)
-      assert.include(full()[1], "nonce 1001 ")
+      assert.include(full()[1], "nonce 1002 ")
       assert.include(full()[1], "(and 999 more like it since the last such warning)")
       assert.strictEqual((yield* v.vacuum.snapshot).discarded.buffer_full, 1001)
     }))
 
-  it.scoped("drops (and counts) events when the queue to the store is over its byte bound", () =>
+  it.scoped("bounds what waits for the store by bytes: an evaluation of any size is taken while less waits, then calls drop (and count)", () =>
     Effect.gen(function*() {
       const sink = new RecordingSink("test")
-      const v = yield* start(memory(), [sink], { maxQueuedBytes: 400 })
+      const filename = tempDb()
+      const v = yield* start(Sqlite.layer({ filename }), [sink], { maxQueuedBytes: 400, storeLinger: "1 hour" })
+      assert.isFalse(v.vacuum.unsafeQueueFull())
+      // Larger than the bound alone: taken, since nothing waits (no evaluation is undeliverable for its size).
       const big = yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ pad: "x".repeat(500) })] }))
-      assert.strictEqual(big.outcome, "buffer_full")
+      assert.strictEqual(big.outcome, "queued")
+      assert.isTrue(v.vacuum.unsafeQueueFull())
       const small = yield* v.vacuum.vacuum(record({ ordinate: 2, timestamp: 2, lines: [event({})] }))
-      assert.strictEqual(small.outcome, "queued")
+      assert.strictEqual(small.outcome, "buffer_full")
       yield* settle(v)
+      assert.isFalse(v.vacuum.unsafeQueueFull())
       assert.strictEqual(sink.events.length, 1)
       assert.strictEqual((yield* v.vacuum.snapshot).discarded.buffer_full, 1)
-      // The watermark did not move for the dropped one: evaluated again, it is handed off.
-      const v2 = yield* start(memory(), [sink])
-      assert.strictEqual((yield* v2.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})] }))).outcome, "queued")
+      // The watermark did not move for the dropped one: evaluated again on the same state, it is delivered.
+      yield* v.close
+      const v2 = yield* start(Sqlite.layer({ filename }), [sink])
+      assert.strictEqual((yield* v2.vacuum.vacuum(record({ ordinate: 2, timestamp: 2, lines: [event({})] }))).outcome, "queued")
+      assert.strictEqual(yield* settle(v2), true)
+      assert.strictEqual(sink.events.length, 2)
+      assert.strictEqual((yield* v2.vacuum.snapshot).sinks[0]!.duplicates, 0)
     }))
 
   it.scoped("returns even when the store fails, counting and logging the loss", () =>

@@ -117,16 +117,19 @@ const recordsLine = (
 const vacuumInput = (
   file: string,
   take: (record: unknown) => VacuumSummary,
-  afterChunk: Effect.Effect<void>
+  afterChunk: Effect.Effect<void>,
+  /** When the vacuum cannot take more now, what to wait for first (the run flushes). */
+  backpressure?: { readonly full: () => boolean; readonly wait: Effect.Effect<void> }
 ): Effect.Effect<number, CliError> =>
   Effect.gen(function*() {
     let n = 0
     let badLines = 0
     yield* lineChunks(file).pipe(
       Stream.runForEach((lines) =>
-        Effect.suspend(() => {
+        Effect.gen(function*() {
           let complaints = ""
           for (const line of lines) {
+            if (backpressure?.full() === true) yield* backpressure.wait
             n++
             const json = parseRecord(line)
             if (json === blank) continue
@@ -139,7 +142,7 @@ const vacuumInput = (
             if (result.outcome === "invalid_record") complaints += `event-vacuum: ${where(file, n)}: ${result.reason}\n`
           }
           if (complaints.length > 0) process.stderr.write(complaints)
-          return afterChunk
+          yield* afterChunk
         })
       )
     )
@@ -211,13 +214,23 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
       const timeout = yield* drainTimeout
       const vacuum = yield* Vacuum.Vacuum
       const ticker = process.stderr.isTTY ? yield* Effect.fork(progress(vacuum)) : undefined
-      const badLines = yield* vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush)
+      const badLines = yield* vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush, {
+        full: vacuum.unsafeQueueFull,
+        wait: vacuum.flush
+      })
       const { done, snapshot } = yield* drainAndSettle(vacuum, timeout)
       if (ticker !== undefined) {
         yield* Fiber.interrupt(ticker)
         process.stderr.write("\r\x1b[2K")
       }
       yield* Console.error(summary(snapshot, badLines))
+      const lost = snapshot.discarded.buffer_full + snapshot.discarded.store_failed
+      if (lost > 0) {
+        return yield* new CliError({
+          description: `${lost} event(s) were not stored (buffer_full=${snapshot.discarded.buffer_full} ` +
+            `store_failed=${snapshot.discarded.store_failed}); run again once the cause is fixed: their watermark did not move`
+        })
+      }
       const waiting = undelivered(snapshot)
       if (!done || waiting > 0) {
         return yield* new CliError({

@@ -124,8 +124,8 @@ export const make = (
       Metrics.discardedEvents.unsafeUpdate(found, [reason("buffer_full")])
       const message = warnings.admit(
         "buffer_full",
-        `event-vacuum: the store is not keeping up; dropped ${found} event(s) of ${evaluation.processId} ` +
-          `nonce ${evaluation.ordinate} (a re-evaluation would hand them off)`
+        `event-vacuum: the queue to the store is full (maxQueuedBytes); dropped ${found} event(s) of ` +
+          `${evaluation.processId} nonce ${evaluation.ordinate} (a re-evaluation would hand them off)`
       )
       if (message !== undefined) warn(message)
       return { outcome: "buffer_full", events: found, rejectedLines }

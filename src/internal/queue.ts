@@ -1,6 +1,9 @@
 /**
  * Between the CU's call and the store: the evaluations' events waiting for
- * the writer, bounded by bytes (not count). A Mailbox hands the writer
+ * the writer, bounded by the bytes that wait (not a count). The bound is on
+ * what waits, not on one evaluation: an evaluation of any size is taken while
+ * less than the bound waits, so none is undeliverable because of its size
+ * (memory stays under the bound plus one evaluation, which the CU holds anyway). A Mailbox hands the writer
  * everything waiting as one array, with no per-item allocation; a latch is
  * open while nothing waits, for `flush`.
  *
@@ -29,9 +32,9 @@ export class HandoffQueue {
     return Effect.map(Mailbox.make<Queued>(), (mailbox) => new HandoffQueue(mailbox, Effect.unsafeMakeLatch(true), maxBytes))
   }
 
-  /** Queues the evaluation, or answers false when it would take the queue over its bound. */
+  /** Queues the evaluation, or answers false when what waits is at the bound already. */
   offer(item: Queued): boolean {
-    if (this.bytes + item.bytes > this.maxBytes) return false
+    if (this.full) return false
     this.events += item.events.length
     this.bytes += item.bytes
     this.empty.unsafeClose()
@@ -60,6 +63,11 @@ export class HandoffQueue {
   /** Waits until nothing is queued. */
   get whenEmpty(): Effect.Effect<void> {
     return this.empty.await
+  }
+
+  /** What waits is at the bound: the next evaluation would be dropped. */
+  get full(): boolean {
+    return this.bytes >= this.maxBytes
   }
 
   get size(): { readonly events: number; readonly bytes: number } {

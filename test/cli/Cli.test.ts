@@ -138,6 +138,33 @@ describe("event-vacuum run", () => {
     assert.include(missing.stderr, "missing setting HONEYCOMB_API_KEY (or --honeycomb-api-key)")
   })
 
+  it("never drops an event for the size of the queue: an evaluation larger than the bound, and a bound of 1000 bytes", () => {
+    const dir = tempDir()
+    const out = path.join(dir, "events.ndjson")
+    const first = JSON.parse(fs.readFileSync(example, "utf8").split("\n")[0]!) as Record<string, any>
+    const log = Array.from({ length: 5_000 }, (_, i) => JSON.stringify({ _e: 1, Action: "Big", i, pad: "x".repeat(300) })).join("\n")
+    const big = { ...first, output: { ...first.output, Output: { data: log, prompt: "aos> " }, Error: null } }
+    const input = path.join(dir, "big.ndjson")
+    fs.writeFileSync(input, JSON.stringify(big) + "\n")
+    const env = (state: string, bound: string) => ({
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_STATE_PATH: path.join(dir, state),
+      EVENT_VACUUM_MAX_QUEUED_BYTES: bound,
+      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+    })
+    const one = cli(["run", input], { env: env("a.db", "100000") })
+    assert.strictEqual(one.code, 0, one.stderr)
+    assert.include(one.stderr, "file: 5000 delivered, 0 already sent, 0 waiting")
+    assert.notInclude(one.stderr, "not stored")
+    assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 5_000)
+    fs.rmSync(out)
+    const small = cli(["run", example], { env: env("b.db", "1000") })
+    assert.strictEqual(small.code, 0, small.stderr)
+    assert.include(small.stderr, "file: 121 delivered, 0 already sent, 0 waiting")
+    assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
+  })
+
   it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
     const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)
