@@ -71,12 +71,8 @@ export const createVacuum = async (options: Options = {}): Promise<VacuumHandle>
   let closed = false
   return {
     vacuum: (evaluation) => {
-      if (closed) return CLOSED
-      try {
-        return vacuum.unsafeVacuum(evaluation)
-      } catch {
-        return CLOSED
-      }
+      // The plain call never throws: a record that cannot be read is an invalid record.
+      return closed ? CLOSED : vacuum.unsafeVacuum(evaluation)
     },
     flush: () => runtime.runPromise(vacuum.flush),
     drain: (timeoutMillis = 30_000) => runtime.runPromise(vacuum.drain(timeoutMillis)),

@@ -325,6 +325,8 @@ export const extract = (
 ): Extraction => {
   const counts = emptyCounts()
   const events: Array<ExtractedEvent> = []
+  // Called from plain JavaScript with anything: what is not text has no lines.
+  if (typeof text !== "string") return { events, lines: 0, counts }
   const length = text.length
   let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0
   let index = 0

@@ -24,6 +24,15 @@ const exampleTexts = (): Array<{ ordinate: string; cron: string | null; text: st
       return t._tag === "Text" ? [{ ordinate: e.right.ordinate, cron: e.right.cron, text: t.text, failed: t.failed }] : []
     })
 
+describe("extract: never throws", () => {
+  it("answers no lines for what is not text (a plain JavaScript caller can pass anything)", () => {
+    for (const value of [undefined, null, 3, {}, ["{\"_e\":1}"]]) {
+      const result = extract(value as unknown as string)
+      assert.deepStrictEqual(result, { events: [], lines: 0, counts: emptyCounts() }, String(value))
+    }
+  })
+})
+
 describe("extract: what an event is", () => {
   it("takes a line whose _e is the number 1 and strips the flag", () => {
     const r = extract("{\"_e\": 1, \"Action\": \"Transfer\", \"Quantity\": \"1000000\"}")

@@ -124,6 +124,41 @@ describe("Vacuum: what the CU gets back", () => {
       assert.strictEqual(kept.outcome, "queued")
     }))
 
+  it.scoped("a record whose reading throws (a getter, a Proxy) is an invalid record, never a failure of the call", () =>
+    Effect.gen(function*() {
+      const v = yield* start(memory(), [new RecordingSink("test")])
+      const getter = Object.defineProperty({ ...record({ ordinate: 1, timestamp: 1, lines: [event({})] }) }, "processId", {
+        enumerable: true,
+        get: () => {
+          throw new Error("no access")
+        }
+      })
+      const proxy = new Proxy({}, {
+        get: () => {
+          throw new Error("trap")
+        },
+        ownKeys: () => {
+          throw new Error("trap")
+        },
+        has: () => {
+          throw new Error("trap")
+        }
+      })
+      const results = [
+        yield* v.vacuum.vacuum(getter),
+        yield* v.vacuum.vacuum(proxy),
+        v.vacuum.unsafeVacuum(getter),
+        v.vacuum.unsafeVacuum(proxy)
+      ]
+      for (const r of results) {
+        assert.strictEqual(r.outcome, "invalid_record")
+        assert.match(r.reason!, /no access|trap/)
+      }
+      assert.deepInclude((yield* v.vacuum.snapshot).evaluations, { received: 4, invalid: 4 })
+      // The vacuum goes on.
+      assert.strictEqual((yield* v.vacuum.vacuum(record({ ordinate: 2, timestamp: 2, lines: [event({})] }))).outcome, "queued")
+    }))
+
   it.scoped("the plain call does what the effect does, and logs its warnings on the layer's logger", () =>
     Effect.gen(function*() {
       const { layer: capture, logged } = captureLogs()

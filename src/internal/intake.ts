@@ -67,23 +67,36 @@ export const make = (
 
   const skipped = (outcome: "read_only" | "invalid_record" | "no_text") => Metrics.rejected.unsafeUpdate(1, [reason(outcome)])
 
+  /**
+   * A record whose reading throws (a getter, a Proxy) is an invalid record: the call never
+   * throws into the CU, and the record is counted and reported like any other that is bad.
+   */
   const take = (input: unknown, warn: (message: string) => void): VacuumSummary => {
     if (closed) return CLOSED
     counts.received++
     Metrics.receivedEvaluations.unsafeUpdate(1, [])
+    try {
+      return takeRecord(input, warn)
+    } catch (error) {
+      return invalid(`the record could not be read: ${error instanceof Error ? error.message : String(error)}`, warn)
+    }
+  }
+
+  const invalid = (why: string, warn: (message: string) => void): VacuumSummary => {
+    counts.invalid++
+    skipped("invalid_record")
+    const message = warnings.admit("invalid_record", `event-vacuum: skipped an evaluation record that does not decode: ${why}`)
+    if (message !== undefined) warn(message)
+    return { outcome: "invalid_record", events: 0, rejectedLines: 0, reason: why }
+  }
+
+  const takeRecord = (input: unknown, warn: (message: string) => void): VacuumSummary => {
     let evaluation: Evaluation
     if (input instanceof Evaluation) {
       evaluation = input
     } else {
       const decoded = decodeSync(input)
-      if (Either.isLeft(decoded)) {
-        counts.invalid++
-        skipped("invalid_record")
-        const why = decoded.left.message
-        const message = warnings.admit("invalid_record", `event-vacuum: skipped an evaluation record that does not decode: ${why}`)
-        if (message !== undefined) warn(message)
-        return { outcome: "invalid_record", events: 0, rejectedLines: 0, reason: why }
-      }
+      if (Either.isLeft(decoded)) return invalid(decoded.left.message, warn)
       evaluation = decoded.right
     }
     if (evaluation.readOnly && config.skipReadOnly) {
