@@ -212,8 +212,10 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
     Effect.gen(function*() {
       // Every setting is read before any work: a bad one stops the run before it prints anything.
       const timeout = yield* drainTimeout
+      // No progress line where the console sink prints its events on the same terminal.
+      const sharesTerminal = process.stdout.isTTY && (yield* Setting.configOf(Env.settings.transports)).includes("console")
       const vacuum = yield* Vacuum.Vacuum
-      const ticker = process.stderr.isTTY ? yield* Effect.fork(progress(vacuum)) : undefined
+      const ticker = process.stderr.isTTY && !sharesTerminal ? yield* Effect.fork(progress(vacuum)) : undefined
       const badLines = yield* vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush, {
         full: vacuum.unsafeQueueFull,
         wait: vacuum.flush

@@ -165,6 +165,24 @@ describe("event-vacuum run", () => {
     assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
   })
 
+  it("on a terminal, the console sink's events are not broken by a progress line", () => {
+    const dir = tempDir()
+    // `script` gives the CLI a terminal for stdout and stderr, as a user's shell does.
+    const command = [process.execPath, "--import", "tsx", path.join(repo, "src/cli/bin.ts"), "run", example]
+      .map((a) => `'${a}'`).join(" ")
+    const r = spawnSync("script", ["-qec", command, "/dev/null"], {
+      cwd: repo,
+      env: { PATH: process.env.PATH ?? "", EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"), TERM: "xterm" },
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    assert.strictEqual(r.status, 0, r.stdout + r.stderr)
+    const shown = r.stdout.split(/\r?\n/)
+    assert.notInclude(r.stdout, "\x1b[2K")
+    assert.strictEqual(shown.filter((l) => /^2024-09-22T\d\d:\d\d:\d\d\.\d{3}Z X/.test(l)).length, 121, r.stdout)
+    assert.include(r.stdout, SUMMARY)
+  })
+
   it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
     const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)
