@@ -56,5 +56,5 @@ cli(process.argv).pipe(
       : Cause.pretty(exit.cause)
     return Effect.zipRight(Console.error(`event-vacuum: ${message}`), setCode)
   }),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )

@@ -11,6 +11,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
+import { cli as spawnCli } from "../support/guarantees.js"
+import { FakeHoneycomb } from "../support/honeycomb.js"
 
 const repo = fileURLToPath(new URL("../..", import.meta.url))
 const example = path.join(repo, "examples/aos-token-evaluations.ndjson")
@@ -181,6 +183,31 @@ describe("event-vacuum run", () => {
     assert.notInclude(r.stdout, "\x1b[2K")
     assert.strictEqual(shown.filter((l) => /^2024-09-22T\d\d:\d\d:\d\d\.\d{3}Z X/.test(l)).length, 121, r.stdout)
     assert.include(r.stdout, SUMMARY)
+  })
+
+  it("logs go to stderr only, once: stdout holds the console sink's events and nothing else", { timeout: 60_000 }, async () => {
+    const hc = await FakeHoneycomb.start("the-right-key-0123456789")
+    try {
+      const dir = tempDir()
+      const r = await spawnCli(["run", example], {
+        EVENT_VACUUM_TRANSPORTS: "console,honeycomb",
+        EVENT_VACUUM_CONSOLE_FORMAT: "json",
+        EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+        EVENT_VACUUM_DRAIN_TIMEOUT: "2 seconds",
+        HONEYCOMB_API_HOST: hc.url,
+        HONEYCOMB_API_KEY: "a-wrong-key-0123456789",
+        HONEYCOMB_DATASET: "logs"
+      }).exited
+      assert.strictEqual(r.code, 1, r.stderr)
+      const out = lines(r.stdout)
+      assert.strictEqual(out.length, 121, r.stdout)
+      for (const line of out) assert.match(line, /^\{"time":"[^"]+","data":\{"processId":/)
+      const stopped = lines(r.stderr).filter((l) => l.includes("sink honeycomb stopped: 401"))
+      assert.strictEqual(stopped.length, 1, r.stderr)
+      assert.match(stopped[0]!, /^timestamp=\S+ level=ERROR /)
+    } finally {
+      await hc.close()
+    }
   })
 
   it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
