@@ -24,6 +24,7 @@ import { jsonLine } from "../Transport/Console.js"
 import type { Snapshot, VacuumSummary } from "../Vacuum.js"
 import * as Vacuum from "../Vacuum.js"
 import { bad, blank, CliError, lineChunks, parseRecord, where, writeOut } from "./input.js"
+import * as Signals from "./signals.js"
 
 export { CliError } from "./input.js"
 
@@ -111,19 +112,19 @@ const recordsLine = (
  * Vacuums every record of the input with `take` (the plain call: no fiber
  * and no span a record), a chunk of lines at a time, then runs `afterChunk`
  * (the run flushes to the store there, so memory holds at most a chunk).
- * Reports lines that are not JSON or not records by number; answers how many
- * lines were not JSON.
+ * Reports lines that are not JSON or not records by number, counting in
+ * `tally.bad` the lines that are not JSON (so far, if it is interrupted).
  */
 const vacuumInput = (
   file: string,
   take: (record: unknown) => VacuumSummary,
   afterChunk: Effect.Effect<void>,
+  tally: { bad: number },
   /** When the vacuum cannot take more now, what to wait for first (the run flushes). */
   backpressure?: { readonly full: () => boolean; readonly wait: Effect.Effect<void> }
-): Effect.Effect<number, CliError> =>
+): Effect.Effect<void, CliError> =>
   Effect.gen(function*() {
     let n = 0
-    let badLines = 0
     yield* lineChunks(file).pipe(
       Stream.runForEach((lines) =>
         Effect.gen(function*() {
@@ -134,7 +135,7 @@ const vacuumInput = (
             const json = parseRecord(line)
             if (json === blank) continue
             if (json === bad) {
-              badLines++
+              tally.bad++
               complaints += `event-vacuum: ${where(file, n)}: not JSON\n`
               continue
             }
@@ -146,7 +147,6 @@ const vacuumInput = (
         })
       )
     )
-    return badLines
   })
 
 /**
@@ -209,23 +209,42 @@ const progress = (vacuum: Vacuum.Vacuum["Type"]) =>
 const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, ({ file, flags }) =>
   withFlags(
     flags,
-    Effect.gen(function*() {
+    Signals.handled((stopped) => Effect.gen(function*() {
       // Every setting is read before any work: a bad one stops the run before it prints anything.
       const timeout = yield* drainTimeout
+      const shutdownTimeout = yield* Setting.configOf(Vacuum.settings.shutdownTimeout)
       // No progress line where the console sink prints its events on the same terminal.
       const sharesTerminal = process.stdout.isTTY && (yield* Setting.configOf(Env.settings.transports)).includes("console")
       const vacuum = yield* Vacuum.Vacuum
       const ticker = process.stderr.isTTY && !sharesTerminal ? yield* Effect.fork(progress(vacuum)) : undefined
-      const badLines = yield* vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush, {
+      const tally = { bad: 0 }
+      const read = vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush, tally, {
         full: vacuum.unsafeQueueFull,
         wait: vacuum.flush
       })
-      const { done, snapshot } = yield* drainAndSettle(vacuum, timeout)
+      // A signal stops reading, or the wait for delivery; what was read is then stored and sent
+      // within the shutdown timeout.
+      const outcome = yield* Effect.raceFirst(
+        Effect.map(Effect.zipRight(read, drainAndSettle(vacuum, timeout)), Option.some),
+        Effect.as(stopped, Option.none())
+      )
+      const signal = Signals.received()
+      const { done, snapshot } = Option.isSome(outcome)
+        ? outcome.value
+        : { done: yield* vacuum.drain(shutdownTimeout), snapshot: yield* vacuum.snapshot }
       if (ticker !== undefined) {
         yield* Fiber.interrupt(ticker)
         process.stderr.write("\r\x1b[2K")
       }
-      yield* Console.error(summary(snapshot, badLines))
+      yield* Console.error(summary(snapshot, tally.bad))
+      if (signal !== undefined) {
+        const waiting = undelivered(snapshot)
+        return yield* new CliError({
+          description: `stopped by ${signal}; ${
+            waiting === 0 ? "every event read was delivered" : `${waiting} event(s) still waiting stay in the state file for the next run`
+          }`
+        })
+      }
       const lost = snapshot.discarded.buffer_full + snapshot.discarded.store_failed
       if (lost > 0) {
         return yield* new CliError({
@@ -239,7 +258,7 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
           description: `${waiting} event(s) still waiting for delivery; they stay in the state file and go on the next run`
         })
       }
-    }).pipe(Effect.provide(vacuumLayer))
+    })).pipe(Effect.provide(vacuumLayer))
   )).pipe(Command.withDescription("Vacuum evaluation records and deliver their events through the configured sinks."))
 
 const extractCommand = Command.make("extract", { file: fileArg }, ({ file }) =>
@@ -253,13 +272,14 @@ const extractCommand = Command.make("extract", { file: fileArg }, ({ file }) =>
         return true
       }
     }, yield* Warnings.make())
-    const badLines = yield* vacuumInput(file, (record) => intake.take(record, () => {}), Effect.suspend(() => {
+    const tally = { bad: 0 }
+    yield* vacuumInput(file, (record) => intake.take(record, () => {}), Effect.suspend(() => {
       const text = out
       out = ""
       return writeOut(text)
-    }))
+    }), tally)
     const c = intake.counts()
-    yield* Console.error(recordsLine(c, c, c.lines, badLines))
+    yield* Console.error(recordsLine(c, c, c.lines, tally.bad))
   }))).pipe(
   Command.withDescription(
     "Print the events found in evaluation records, one JSON per line as the file sink writes them: no state, no delivery."

@@ -6,9 +6,9 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, ConfigError, Console, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { command, settings } from "./Cli.js"
+import * as Signals from "./signals.js"
 
 /** A bad setting as plain lines: `bad setting KEY: what is wrong`, one a key. */
 const describeConfigError = (error: ConfigError.ConfigError): string => {
@@ -37,24 +37,38 @@ const logging = Layer.merge(
   Logger.minimumLogLevel(LogLevel.Error)
 )
 
-cli(process.argv).pipe(
+// The command's exit code: 0, 1 (a reason on one line), or 128 + a signal's number.
+const program = cli(process.argv).pipe(
   Effect.provide(Layer.merge(NodeContext.layer, logging)),
   Effect.exit,
-  Effect.flatMap((exit) => {
-    if (Exit.isSuccess(exit)) return Effect.void
+  Effect.flatMap((exit): Effect.Effect<number> => {
+    const signal = Signals.received()
+    const code = signal === undefined ? 1 : Signals.exitCode(signal)
+    if (Exit.isSuccess(exit)) return Effect.succeed(signal === undefined ? 0 : code)
+    // Stopped by a signal before it could say anything of its own.
+    if (Cause.isInterruptedOnly(exit.cause)) return Effect.as(Console.error(`event-vacuum: stopped by ${signal ?? "interruption"}`), code)
     const failure = Cause.failureOption(exit.cause)
-    const setCode = Effect.sync(() => {
-      process.exitCode = 1
-    })
     // @effect/cli has already printed what was wrong with the arguments.
-    if (failure._tag === "Some" && ValidationError.isValidationError(failure.value)) return setCode
+    if (failure._tag === "Some" && ValidationError.isValidationError(failure.value)) return Effect.succeed(code)
     // One clear line: a bad setting (naming its key), an unreadable file, the store, undelivered events.
     const message = failure._tag === "Some"
       ? ConfigError.isConfigError(failure.value)
         ? describeConfigError(failure.value)
         : (failure.value as { message: string }).message
       : Cause.pretty(exit.cause)
-    return Effect.zipRight(Console.error(`event-vacuum: ${message}`), setCode)
-  }),
-  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+    return Effect.as(Console.error(`event-vacuum: ${message}`), code)
+  })
 )
+
+// Our own main, where runMain would answer 0 to a signal: the first signal goes to the command
+// (see signals.ts), a second one exits at once.
+const fiber = Effect.runFork(program)
+const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+const stopListening = Signals.install(() => fiber.unsafeInterruptAsFork(fiber.id()))
+fiber.addObserver((exit) => {
+  clearInterval(keepAlive)
+  stopListening()
+  const code = Exit.isSuccess(exit) ? exit.value : 1
+  if (Signals.received() !== undefined) process.exit(code)
+  process.exitCode = code
+})

@@ -7,6 +7,7 @@
  *
  * @internal
  */
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import { StringDecoder } from "node:string_decoder"
@@ -53,8 +54,10 @@ export const lineChunks = (file: string): Stream.Stream<ReadonlyArray<string>, C
         }
         return lines
       }
-      return Stream.fromAsyncIterable(input as AsyncIterable<Buffer | string>, cannot).pipe(
-        Stream.map((chunk) => split(typeof chunk === "string" ? chunk : decoder.write(chunk), false)),
+      // Node's stream adapter, not an async iterator: a signal can stop the read at once, even
+      // while stdin is open and quiet (an iterator's pending read would hold the interruption).
+      return NodeStream.fromReadable<CliError, Buffer | string>(() => input, cannot, { closeOnDone: file !== "-" }).pipe(
+        Stream.map((chunk) => split(typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer), false)),
         Stream.concat(Stream.sync(() => split(decoder.end(), true))),
         Stream.filter((lines) => lines.length > 0)
       )

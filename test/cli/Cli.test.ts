@@ -4,14 +4,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
-import { cli as spawnCli } from "../support/guarantees.js"
+import { cli as spawnCli, sleep } from "../support/guarantees.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
 const repo = fileURLToPath(new URL("../..", import.meta.url))
@@ -231,6 +231,74 @@ describe("event-vacuum run", () => {
     assert.strictEqual(stuck.code, 1)
     assert.include(stuck.stderr, "file: 0 delivered, 0 already sent, 121 waiting")
     assert.include(stuck.stderr, "121 event(s) still waiting for delivery")
+  })
+})
+
+/** The CLI as a child whose stdin stays open until the test ends it, for signals. */
+const running = (env: Record<string, string>) => {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "src/cli/bin.ts"), "run", "-"], {
+    cwd: repo,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
+  child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  )
+  return { child, exited }
+}
+
+describe("event-vacuum run: signals", () => {
+  it("SIGTERM stops reading, sends what was read within the shutdown timeout, prints the summary and exits 143", { timeout: 60_000 }, async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "events.ndjson")
+    // A flush interval of a minute: only the shutdown send can deliver them in time.
+    const run = running({
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+      EVENT_VACUUM_FLUSH_INTERVAL: "1 minute"
+    })
+    run.child.stdin.write(fs.readFileSync(example))
+    // stdin stays open: the run would read forever. Signal it once it has stored what it read.
+    const db = path.join(dir, "s.db")
+    for (let i = 0; i < 200 && !(fs.existsSync(db) && fs.statSync(db).size > 0); i++) await sleep(50)
+    await sleep(1000)
+    run.child.kill("SIGTERM")
+    const r = await run.exited
+    assert.strictEqual(r.code, 143, r.stderr)
+    assert.include(r.stderr, SUMMARY)
+    assert.include(r.stderr, "file: 121 delivered, 0 already sent, 0 waiting")
+    assert.include(r.stderr, "event-vacuum: stopped by SIGTERM; every event read was delivered")
+    assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
+  })
+
+  it("a second signal exits at once (130 for SIGINT), leaving what waits in the state file", { timeout: 60_000 }, async () => {
+    const dir = tempDir()
+    const run = running({
+      EVENT_VACUUM_TRANSPORTS: "honeycomb",
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+      // Longer than the test may take: only the second signal can end the run in time.
+      EVENT_VACUUM_SHUTDOWN_TIMEOUT: "10 minutes",
+      // Nothing listens there: the sink is down, so the shutdown send would wait its whole timeout.
+      HONEYCOMB_API_HOST: "http://127.0.0.1:9",
+      HONEYCOMB_API_KEY: "k",
+      HONEYCOMB_DATASET: "d"
+    })
+    run.child.stdin.write(fs.readFileSync(example))
+    const db = path.join(dir, "s.db")
+    for (let i = 0; i < 200 && !(fs.existsSync(db) && fs.statSync(db).size > 0); i++) await sleep(50)
+    await sleep(1000)
+    run.child.kill("SIGINT")
+    await sleep(1000)
+    run.child.kill("SIGINT")
+    const r = await run.exited
+    assert.strictEqual(r.code, 130, r.stderr)
+    const status = cli(["status", "--state-path", db])
+    assert.include(status.stdout, "honeycomb: 121 waiting", status.stdout + status.stderr)
   })
 })
 
