@@ -342,7 +342,11 @@ const listCommand = Command.make(
     statePath,
     json: jsonFlag,
     sink: sinkFlag,
-    limit: Options.integer("limit").pipe(Options.withDescription("at most this many"), Options.withDefault(100))
+    limit: Options.integer("limit").pipe(
+      Options.withDescription("at most this many (1 or more)"),
+      Options.withDefault(100),
+      Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--limit must be 1 or more")
+    )
   },
   ({ json, limit, sink, statePath }) =>
     Effect.gen(function*() {
@@ -371,6 +375,35 @@ const replayCommand = Command.make(
       flags,
       Effect.gen(function*() {
         const timeout = yield* drainTimeout
+        // What would be replayed, checked first: each asked-for letter exists, and each one's sink
+        // is configured here (a letter put back for a sink nobody runs would only wait).
+        const configured = yield* Setting.configOf(Env.settings.transports)
+        const wanted = yield* Effect.flatMap(DedupeStore, (store) =>
+          store.deadLetters({ sink: Option.getOrUndefined(sink), limit: Number.MAX_SAFE_INTEGER })).pipe(
+            Effect.map((dead) => seqs.length === 0 ? dead : dead.filter((d) => seqs.includes(d.seq))),
+            Effect.provide(storeOnly(Option.none()))
+          )
+        const missing = seqs.filter((seq) => !wanted.some((d) => d.seq === seq))
+        if (missing.length > 0) {
+          return yield* new CliError({
+            description: `no dead letter ${missing.map((s) => `#${s}`).join(", ")}${
+              Option.isSome(sink) ? ` for sink ${sink.value}` : ""
+            } (see dead-letters list); nothing was replayed`
+          })
+        }
+        if (wanted.length === 0) {
+          return yield* new CliError({
+            description: `no dead letters${Option.isSome(sink) ? ` for sink ${sink.value}` : ""} to replay`
+          })
+        }
+        const elsewhere = [...new Set(wanted.map((d) => d.sink))].filter((s) => !(configured as ReadonlyArray<string>).includes(s))
+        if (elsewhere.length > 0) {
+          return yield* new CliError({
+            description: `dead letters of ${elsewhere.join(", ")}: not a configured sink here (EVENT_VACUUM_TRANSPORTS is ${
+              configured.join(",")
+            }); nothing was replayed`
+          })
+        }
         const vacuum = yield* Vacuum.Vacuum
         const replayed = yield* vacuum.replayDeadLetters({
           sink: Option.getOrUndefined(sink),

@@ -358,6 +358,25 @@ describe("event-vacuum dead-letters", () => {
       assert.strictEqual(list.code, 0, list.stderr)
       assert.include(list.stdout, "console 2024-09-22T10:13:20.000Z 400: Event has too many columns.")
       assert.include(list.stdout, "\"Action\":\"Refused\"")
+      const seq = Number(/^#(\d+) /.exec(list.stdout)![1])
+
+      // What cannot be replayed says so, exits 1 and replays nothing.
+      const refusals: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, string]> = [
+        [["dead-letters", "replay", String(seq + 998)], {}, `no dead letter #${seq + 998} (see dead-letters list); nothing was replayed`],
+        [["dead-letters", "replay", "--sink", "nosuch"], {}, "no dead letters for sink nosuch to replay"],
+        [
+          ["dead-letters", "replay"],
+          { EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: path.join(dir, "f.ndjson") },
+          "dead letters of console: not a configured sink here (EVENT_VACUUM_TRANSPORTS is file); nothing was replayed"
+        ],
+        [["dead-letters", "list", "--state-path", state, "--limit", "0"], {}, "--limit must be 1 or more"]
+      ]
+      for (const [args, env, said] of refusals) {
+        const r = cli(args, { env: { EVENT_VACUUM_STATE_PATH: state, ...env } })
+        assert.strictEqual(r.code, 1, `${args.join(" ")}: ${r.stderr}`)
+        assert.include(r.stderr, said, args.join(" "))
+      }
+      assert.include(cli(["dead-letters", "list", "--state-path", state]).stdout, "400: Event has too many columns.")
 
       const replay = cli(["dead-letters", "replay"], {
         env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" }
