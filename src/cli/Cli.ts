@@ -206,10 +206,23 @@ const progress = (vacuum: Vacuum.Vacuum["Type"]) =>
     process.stderr.write(`\r\x1b[2Kevent-vacuum: ${s.evaluations.received} records, ${s.events.found} events; delivered: ${delivered}`)
   }).pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.asVoid)
 
+/** Before the state file is opened: the vacuum is on, and the input can be read. */
+const preflight = (file: string) =>
+  Effect.gen(function*() {
+    if (!(yield* enabledForCli)) {
+      return yield* new CliError({ description: "the vacuum is disabled (EVENT_VACUUM_ENABLED=false): nothing was read" })
+    }
+    if (file === "-") return
+    yield* Effect.try({
+      try: () => fs.closeSync(fs.openSync(file, "r")),
+      catch: (error) => new CliError({ description: `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}` })
+    })
+  })
+
 const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, ({ file, flags }) =>
   withFlags(
     flags,
-    Signals.handled((stopped) => Effect.gen(function*() {
+    Effect.zipRight(preflight(file), Signals.handled((stopped) => Effect.gen(function*() {
       // Every setting is read before any work: a bad one stops the run before it prints anything.
       const timeout = yield* drainTimeout
       const shutdownTimeout = yield* Setting.configOf(Vacuum.settings.shutdownTimeout)
@@ -258,7 +271,7 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
           description: `${waiting} event(s) still waiting for delivery; they stay in the state file and go on the next run`
         })
       }
-    })).pipe(Effect.provide(vacuumLayer))
+    })).pipe(Effect.provide(vacuumLayer)))
   )).pipe(Command.withDescription("Vacuum evaluation records and deliver their events through the configured sinks."))
 
 const extractCommand = Command.make("extract", { file: fileArg }, ({ file }) =>

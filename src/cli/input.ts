@@ -44,7 +44,13 @@ export const lineChunks = (file: string): Stream.Stream<ReadonlyArray<string>, C
       }
       const decoder = new StringDecoder("utf8")
       let rest = ""
+      let first = true
       const split = (text: string, last: boolean): Array<string> => {
+        // A byte-order mark at the start of the input is not part of line 1.
+        if (first && text.length > 0) {
+          first = false
+          if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+        }
         const lines = (rest + text).split("\n")
         rest = last ? "" : lines.pop()!
         if (last && lines[lines.length - 1] === "") lines.pop()

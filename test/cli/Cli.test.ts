@@ -210,6 +210,25 @@ describe("event-vacuum run", () => {
     }
   })
 
+  it("reads a byte-order mark as no part of line 1, counts a null line as a bad record, and opens no state without input", () => {
+    const dir = tempDir()
+    const records = fs.readFileSync(example, "utf8")
+    const input = "\ufeff" + records.split("\n")[0] + "\nnull\n"
+    const r = cli(["run", "-"], { input, env: { EVENT_VACUUM_STATE_PATH: path.join(dir, "a.db") } })
+    assert.notInclude(r.stderr, "stdin:1:")
+    assert.match(r.stderr, /event-vacuum: stdin:2: Invalid evaluation record/)
+    assert.include(r.stderr, "event-vacuum: 2 records (1 bad, 0 read-only skipped)")
+    // No input, or the vacuum off: nothing is opened or created, and it says why.
+    const state = path.join(dir, "never.db")
+    const missing = cli(["run", path.join(dir, "missing.ndjson")], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    assert.strictEqual(missing.code, 1)
+    assert.include(missing.stderr, "cannot read")
+    const off = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_ENABLED: "false" } })
+    assert.strictEqual(off.code, 1)
+    assert.strictEqual(lines(off.stderr).join("\n"), "event-vacuum: the vacuum is disabled (EVENT_VACUUM_ENABLED=false): nothing was read")
+    assert.isFalse(fs.existsSync(state))
+  })
+
   it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
     const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)
