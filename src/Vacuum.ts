@@ -77,6 +77,8 @@ export interface SinkSnapshot {
   readonly deadLetters: number
   /** Set when the sink stopped for good, with the reason. */
   readonly stopped?: string
+  /** Why the last send failed, while the sink has not answered since (it is being retried). */
+  readonly lastError?: string
 }
 
 /**

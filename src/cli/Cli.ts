@@ -159,7 +159,9 @@ export const summary = (s: Snapshot, badLines: number): string => {
   for (const sink of s.sinks) {
     out.push(
       `  ${sink.name}: ${sink.delivered} delivered, ${sink.duplicates} already sent, ${sink.waiting} waiting, ` +
-        `${sink.deadLettered} dead-lettered${sink.stopped === undefined ? "" : ` (stopped: ${sink.stopped})`}`
+        `${sink.deadLettered} dead-lettered${
+          sink.stopped !== undefined ? ` (stopped: ${sink.stopped})` : sink.lastError !== undefined ? ` (failing: ${sink.lastError})` : ""
+        }`
     )
   }
   const lost = s.discarded.buffer_full + s.discarded.store_failed

@@ -30,11 +30,19 @@ const describeConfigError = (error: ConfigError.ConfigError): string => {
 
 const cli = Command.run(command, { name: "event-vacuum", version: "0.1.0" })
 
-// Logs go to stderr (stdout carries events), errors only unless --log-level says otherwise:
-// the summary already counts what warnings would repeat.
+// Logs go to stderr (stdout carries events), warnings and errors unless --log-level says
+// otherwise: a sink's failing cause is said once, as a warning. A bad record is reported by its
+// line number already, so the vacuum's own warning of it is left out.
+const stderr = Logger.withConsoleError(Logger.logfmtLogger)
 const logging = Layer.merge(
-  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)),
-  Logger.minimumLogLevel(LogLevel.Error)
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.make((options) => {
+      const text = Array.isArray(options.message) ? options.message.join(" ") : String(options.message)
+      if (!text.includes("skipped an evaluation record that does not decode")) stderr.log(options)
+    })
+  ),
+  Logger.minimumLogLevel(LogLevel.Warning)
 )
 
 // The command's exit code: 0, 1 (a reason on one line), or 128 + a signal's number.

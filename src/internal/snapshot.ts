@@ -36,7 +36,8 @@ export const make = (parts: {
           waiting: s?.waiting ?? 0,
           inFlight: s?.inFlight ?? 0,
           deadLetters: s?.deadLetters ?? 0,
-          ...(account.stopped === undefined ? {} : { stopped: account.stopped })
+          ...(account.stopped === undefined ? {} : { stopped: account.stopped }),
+          ...(account.lastError === undefined ? {} : { lastError: account.lastError })
         }
       }),
       ...(Either.isLeft(stats) ? { storeError: stats.left.message } : {})

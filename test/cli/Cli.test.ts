@@ -229,6 +229,33 @@ describe("event-vacuum run", () => {
     assert.isFalse(fs.existsSync(state))
   })
 
+  it("says a failing sink's cause once, as a warning, and in the summary", () => {
+    const dir = tempDir()
+    const r = cli(["run", example], {
+      env: {
+        EVENT_VACUUM_TRANSPORTS: "file,honeycomb",
+        // A folder as the file, and a port nothing listens on.
+        EVENT_VACUUM_FILE_PATH: dir,
+        HONEYCOMB_API_HOST: "http://127.0.0.1:9",
+        HONEYCOMB_API_KEY: "k",
+        HONEYCOMB_DATASET: "d",
+        EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+        EVENT_VACUUM_DRAIN_TIMEOUT: "2 seconds",
+        EVENT_VACUUM_SHUTDOWN_TIMEOUT: "200 millis",
+        EVENT_VACUUM_RETRY_BASE_DELAY: "20 millis",
+        EVENT_VACUUM_RETRY_MAX_DELAY: "100 millis"
+      }
+    })
+    assert.strictEqual(r.code, 1, r.stderr)
+    const warned = (sink: string) => lines(r.stderr).filter((l) => l.includes(`level=WARN`) && l.includes(`sink ${sink}: cannot send`))
+    assert.strictEqual(warned("file").length, 1, r.stderr)
+    assert.include(warned("file")[0], "EISDIR")
+    assert.strictEqual(warned("honeycomb").length, 1, r.stderr)
+    assert.include(warned("honeycomb")[0], "ECONNREFUSED")
+    assert.match(r.stderr, /file: 0 delivered, 0 already sent, 121 waiting, 0 dead-lettered \(failing: Unavailable: .*EISDIR/)
+    assert.match(r.stderr, /honeycomb: 0 delivered, 0 already sent, 121 waiting, 0 dead-lettered \(failing: Unavailable: .*ECONNREFUSED/)
+  })
+
   it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
     const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)

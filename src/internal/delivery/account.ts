@@ -32,6 +32,7 @@ export class SinkAccount {
    */
   private unsure = false
   private stoppedBecause: string | undefined = undefined
+  private failing: string | undefined = undefined
   private readonly counts = { handedOff: 0, duplicates: 0, delivered: 0, deadLettered: 0, retries: 0, takenOver: 0 }
   /** While set, partial batches go at once. */
   private flushingNow = false
@@ -157,9 +158,24 @@ export class SinkAccount {
     return claim
   }
 
-  /** A send failed (retried or not). */
-  failedAttempt(): void {
+  /** A send failed (retried or not), for `cause`: answers whether that is a new cause, to be said. */
+  failedAttempt(cause: string): boolean {
     this.counts.retries++
+    const changed = cause !== this.failing
+    this.failing = cause
+    return changed
+  }
+
+  /** A send got an answer: answers whether the sink was failing until now. */
+  answered(): boolean {
+    const was = this.failing !== undefined
+    this.failing = undefined
+    return was
+  }
+
+  /** Why the last send failed, while the sink has not answered since. */
+  get lastError(): string | undefined {
+    return this.failing
   }
 
   /** The sink cannot work until its setting is fixed. */

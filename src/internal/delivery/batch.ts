@@ -86,6 +86,7 @@ export const deliver = (
       }
       first = false
       const statuses: ReadonlyArray<EventStatus> = yield* send(account.sink, claim.entries, settings.sendTimeout)
+      if (account.answered()) yield* Effect.logInfo(`sink ${name}: sending again`)
       const answer = classify(claim.entries, statuses, attempts, settings.maxEventAttempts)
       yield* storeCall("remove acknowledged events", account)(store.acknowledge(name, claim.owner, answer.acknowledged))
       yield* storeCall("dead-letter refused events", account)(store.deadLetter(name, claim.owner, answer.refused))
@@ -102,11 +103,19 @@ export const deliver = (
       retryable,
       onFailure: (failure) =>
         Effect.suspend(() => {
-          account.failedAttempt()
           const reason = failure._tag === "RetryLater" ? "event_retry" : failure._tag === "SinkCrashed" ? "crashed" : failure.reason
+          const cause = failure._tag === "RetryLater"
+            ? `the sink asked for some events again: ${failure.reason}`
+            : failure._tag === "SinkCrashed"
+            ? `the sink crashed: ${failure.description}`
+            : `${failure.reason}: ${failure.description}`
+          // Said once for each new cause, not for every retry of a sink that stays down.
+          const say = account.failedAttempt(cause) && retryable(failure)
           return Effect.zipRight(
             Metric.increment(errorsOf(account, reason)),
-            Effect.logDebug(`sink ${name}: a send of ${claim.size} event(s) failed`, failure)
+            say
+              ? Effect.logWarning(`sink ${name}: cannot send (${cause}); retrying, the events wait in the state file`)
+              : Effect.logDebug(`sink ${name}: a send of ${claim.size} event(s) failed`, failure)
           )
         })
     })

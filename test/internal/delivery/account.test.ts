@@ -328,13 +328,19 @@ describe("SinkAccount: claims and the settled latch", () => {
       assert.deepStrictEqual(s.opens, [])
     }))
 
-  it.effect("counts failed attempts as retries", () =>
+  it.effect("counts failed attempts as retries, and says a cause once, until it changes or the sink answers", () =>
     Effect.gen(function*() {
       const account = yield* SinkAccount.make(sink, "o")
-      account.failedAttempt()
-      account.failedAttempt()
-      account.failedAttempt()
-      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, retries: 3 })
+      assert.deepStrictEqual(
+        ["503", "503", "timeout", "timeout"].map((cause) => account.failedAttempt(cause)),
+        [true, false, true, false]
+      )
+      assert.strictEqual(account.lastError, "timeout")
+      assert.isTrue(account.answered())
+      assert.strictEqual(account.lastError, undefined)
+      assert.isFalse(account.answered())
+      assert.isTrue(account.failedAttempt("timeout"))
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, retries: 5 })
       assert.isTrue(yield* latchOpen(account))
     }))
 
