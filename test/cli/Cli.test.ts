@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -280,21 +280,16 @@ describe("event-vacuum run", () => {
   })
 })
 
-/** The CLI as a child whose stdin stays open until the test ends it, for signals. */
-const running = (env: Record<string, string>) => {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "src/cli/bin.ts"), "run", "-"], {
-    cwd: repo,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["pipe", "pipe", "pipe"]
-  })
-  let stdout = ""
-  let stderr = ""
-  child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
-  child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  )
-  return { child, exited }
+/**
+ * `run -` with the example on a stdin that stays open (the run would read forever), once it has
+ * stored what it read: ready for a signal.
+ */
+const runningOnOpenStdin = async (env: Record<string, string>, db: string) => {
+  const run = spawnCli(["run", "-"], { ...env, EVENT_VACUUM_STATE_PATH: db }, { stdin: true })
+  run.stdin!.write(fs.readFileSync(example))
+  for (let i = 0; i < 200 && !(fs.existsSync(db) && fs.statSync(db).size > 0); i++) await sleep(50)
+  await sleep(1000)
+  return run
 }
 
 describe("event-vacuum run: signals", () => {
@@ -302,18 +297,12 @@ describe("event-vacuum run: signals", () => {
     const dir = tempDir()
     const out = path.join(dir, "events.ndjson")
     // A flush interval of a minute: only the shutdown send can deliver them in time.
-    const run = running({
+    const run = await runningOnOpenStdin({
       EVENT_VACUUM_TRANSPORTS: "file",
       EVENT_VACUUM_FILE_PATH: out,
-      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
       EVENT_VACUUM_FLUSH_INTERVAL: "1 minute"
-    })
-    run.child.stdin.write(fs.readFileSync(example))
-    // stdin stays open: the run would read forever. Signal it once it has stored what it read.
-    const db = path.join(dir, "s.db")
-    for (let i = 0; i < 200 && !(fs.existsSync(db) && fs.statSync(db).size > 0); i++) await sleep(50)
-    await sleep(1000)
-    run.child.kill("SIGTERM")
+    }, path.join(dir, "s.db"))
+    run.kill("SIGTERM")
     const r = await run.exited
     assert.strictEqual(r.code, 143, r.stderr)
     assert.include(r.stderr, SUMMARY)
@@ -324,23 +313,19 @@ describe("event-vacuum run: signals", () => {
 
   it("a second signal exits at once (130 for SIGINT), leaving what waits in the state file", { timeout: 60_000 }, async () => {
     const dir = tempDir()
-    const run = running({
+    const db = path.join(dir, "s.db")
+    const run = await runningOnOpenStdin({
       EVENT_VACUUM_TRANSPORTS: "honeycomb",
-      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
       // Longer than the test may take: only the second signal can end the run in time.
       EVENT_VACUUM_SHUTDOWN_TIMEOUT: "10 minutes",
       // Nothing listens there: the sink is down, so the shutdown send would wait its whole timeout.
       HONEYCOMB_API_HOST: "http://127.0.0.1:9",
       HONEYCOMB_API_KEY: "k",
       HONEYCOMB_DATASET: "d"
-    })
-    run.child.stdin.write(fs.readFileSync(example))
-    const db = path.join(dir, "s.db")
-    for (let i = 0; i < 200 && !(fs.existsSync(db) && fs.statSync(db).size > 0); i++) await sleep(50)
+    }, db)
+    run.kill("SIGINT")
     await sleep(1000)
-    run.child.kill("SIGINT")
-    await sleep(1000)
-    run.child.kill("SIGINT")
+    run.kill("SIGINT")
     const r = await run.exited
     assert.strictEqual(r.code, 130, r.stderr)
     const status = cli(["status", "--state-path", db])

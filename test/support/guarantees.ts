@@ -84,25 +84,27 @@ const repo = fileURLToPath(new URL("../..", import.meta.url))
 
 export interface Child {
   readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string }>
-  readonly kill: () => void
+  readonly kill: (signal?: NodeJS.Signals) => void
+  /** Its stdin, when asked for (it stays open until the test ends it). */
+  readonly stdin: NodeJS.WritableStream | null
 }
 
 /** `event-vacuum <args>` as a child process (through tsx), with only PATH and `env` in its environment. */
-export const cli = (args: ReadonlyArray<string>, env: Record<string, string>): Child => {
+export const cli = (args: ReadonlyArray<string>, env: Record<string, string>, options: { readonly stdin?: boolean } = {}): Child => {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "src/cli/bin.ts"), ...args], {
     cwd: repo,
     env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: [options.stdin === true ? "pipe" : "ignore", "pipe", "pipe"]
   })
   let stdout = ""
   let stderr = ""
-  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s))
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s))
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => (stdout += s))
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
     child.on("error", reject)
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
   })
-  return { exited, kill: () => child.kill("SIGKILL") }
+  return { exited, kill: (signal = "SIGKILL") => child.kill(signal), stdin: child.stdin }
 }
 
 export const sleep = (millis: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, millis))
