@@ -106,4 +106,44 @@ describe("crash: SIGKILL at random moments, restarted on the same state", () => 
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it("on the default lease, a rerun takes over what a killed run held in flight, and delivers it within its drain timeout", { timeout: 120_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-crash-"))
+    const input = path.join(dir, "evaluations.ndjson")
+    const records = copiesOfExample(4)
+    writeNdjson(input, records)
+    const expected = expectedEvents(records)
+    const hc = await FakeHoneycomb.start(KEY)
+    // The first run's requests hang: it is killed holding its batches, claimed in the state file.
+    hc.fault = () => ({ kind: "slow", millis: 60_000 })
+    const env = {
+      EVENT_VACUUM_TRANSPORTS: "honeycomb",
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "state.db"),
+      EVENT_VACUUM_FLUSH_INTERVAL: "20 millis",
+      HONEYCOMB_API_HOST: hc.url,
+      HONEYCOMB_API_KEY: KEY,
+      HONEYCOMB_DATASET: "crash",
+      HONEYCOMB_BATCH_MAX_EVENTS: "100"
+    }
+    try {
+      const first = cli(["run", input], env)
+      for (let i = 0; i < 600 && hc.requests.length < 2; i++) await sleep(50)
+      assert.isAtLeast(hc.requests.length, 1, "the first run sent")
+      first.kill()
+      await first.exited
+      const held = await cli(["status", "--state-path", env.EVENT_VACUUM_STATE_PATH], {}).exited
+      assert.match(held.stdout, /honeycomb: \d+ waiting \(\d+ bytes, [1-9]\d* being sent\)/, held.stdout)
+      // The rerun, with the default lease and drain timeout: the dead run's claims run out, it takes them over.
+      hc.fault = () => undefined
+      const rerun = await cli(["run", input], env).exited
+      assert.strictEqual(rerun.code, 0, rerun.stderr)
+      const status = await cli(["status", "--state-path", env.EVENT_VACUUM_STATE_PATH], {}).exited
+      assert.include(status.stdout, "honeycomb: 0 waiting", status.stdout)
+      const ids = new Set(hc.accepted.map((a) => a.data.eventId as string))
+      assert.deepStrictEqual(ids, new Set(expected.keys()))
+    } finally {
+      await hc.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

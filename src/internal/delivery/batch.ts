@@ -85,7 +85,18 @@ export const deliver = (
         if (claim.size === 0) return
       }
       first = false
-      const statuses: ReadonlyArray<EventStatus> = yield* send(account.sink, claim.entries, settings.sendTimeout)
+      // While a send is out, its claim is renewed every third of the lease: a send may take longer
+      // than the lease without another instance taking its events, and a dead owner's claims
+      // still come back within one lease. (Between attempts it is not renewed: a batch waiting to
+      // be retried may be taken over.)
+      const seqs = claim.seqs
+      const keepClaimed = Effect.forever(
+        Effect.zipRight(Effect.sleep(leaseMillis / 3), Effect.ignore(store.renew(name, claim.owner, seqs, leaseMillis)))
+      )
+      const statuses: ReadonlyArray<EventStatus> = yield* Effect.raceFirst(
+        send(account.sink, claim.entries, settings.sendTimeout),
+        keepClaimed
+      )
       if (account.answered()) yield* Effect.logInfo(`sink ${name}: sending again`)
       const answer = classify(claim.entries, statuses, attempts, settings.maxEventAttempts)
       yield* storeCall("remove acknowledged events", account)(store.acknowledge(name, claim.owner, answer.acknowledged))

@@ -47,8 +47,8 @@ export const settings = {
   // A zero lease lets every claim be taken again at once: two instances would send everything twice.
   lease: Setting.make(Setting.duration({ min: "100 millis" }), {
     env: "EVENT_VACUUM_LEASE",
-    default: "1 minute",
-    doc: "how long a batch being sent stays claimed before another instance may take it"
+    default: "10 seconds",
+    doc: "how long a claim holds unrenewed: renewed while a send is out, it lets a dead run's batches be taken over within this"
   })
 }
 

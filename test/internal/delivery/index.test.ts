@@ -34,6 +34,27 @@ describe("Vacuum: memory while a sink is down (real clock)", () => {
     }), { timeout: 60_000 })
 })
 
+describe("Vacuum: a send longer than the lease (real clock)", () => {
+  it.scopedLive("keeps its claim renewed: another instance on the same file never takes the batch being sent", () =>
+    Effect.gen(function*() {
+      const filename = tempDb()
+      const slow = new RecordingSink("s")
+      slow.behaviour = (batch) => Effect.as(Effect.sleep("1500 millis"), batch.map(() => EventStatus.Accepted()))
+      const other = new RecordingSink("s")
+      const options = { lease: "300 millis", flushInterval: 0 } as const
+      const a = yield* start(Sqlite.layer({ filename }), [slow], options)
+      const b = yield* start(Sqlite.layer({ filename }), [other], options)
+      assert.strictEqual((yield* a.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ n: 1 })] }))).outcome, "queued")
+      yield* a.vacuum.flush
+      // The send takes five leases; the other instance looks for expired claims every second meanwhile.
+      while (slow.batches.length === 0) yield* Effect.sleep("50 millis")
+      yield* Effect.sleep("1200 millis")
+      assert.strictEqual(slow.calls, 1)
+      assert.strictEqual(other.calls, 0, "the other instance took over a batch that was being sent")
+      assert.deepStrictEqual((yield* b.vacuum.snapshot).sinks.map((k) => k.waiting), [0])
+    }))
+})
+
 describe("Vacuum: batching and retries (TestClock)", () => {
   it.scoped("sends full batches at once and a partial batch after the flush interval", () =>
     Effect.gen(function*() {
