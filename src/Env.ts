@@ -66,7 +66,8 @@ export const settings = {
   transports: Setting.make(
     Setting.custom({
       schema: Schema.Array(Schema.Literal(...transportKinds)),
-      fromText: parseTransports
+      fromText: parseTransports,
+      value: `<${transportKinds.join(",")}>`
     }),
     { env: "EVENT_VACUUM_TRANSPORTS", default: ["console"], doc: `the sinks, separated by commas or semicolons: ${transportKinds.join(", ")}` }
   )

@@ -34,6 +34,8 @@ export interface Setting<A, I = A, Required extends boolean = boolean> {
   readonly default: Option.Option<A>
   /** The default as the README and `--help` write it (`500`, `1 second`). */
   readonly shown: string | undefined
+  /** What its value is, as `--help` shows it: `<n>`, `<duration>`, `<true|false>`. */
+  readonly value: string
   readonly required: Required
   /** Checks a value given in code. */
   readonly schema: Schema.Schema<A, I>
@@ -81,6 +83,20 @@ export interface Kind<A, I> {
   /** From text to a value the schema then checks; the error is a whole sentence (a secret's never repeats its text). */
   readonly fromText: (text: string) => Either.Either<I, string>
   readonly secret?: boolean
+  /** What its value is, as `--help` shows it; `<text>` unless given. */
+  readonly value?: string
+}
+
+/**
+ * What a declaration says besides its kind and default.
+ *
+ * @since 0.2.0
+ */
+export interface Spec {
+  readonly env: string
+  readonly doc: string
+  /** What its value is, as `--help` shows it (`<file>`), when the kind's says too little. */
+  readonly value?: string
 }
 
 /**
@@ -90,9 +106,9 @@ export interface Kind<A, I> {
  * @since 0.2.0
  */
 export const make: {
-  <A, I>(kind: Kind<A, I>, spec: { readonly env: string; readonly doc: string; readonly default: NoInfer<I> }): Setting<A, I, false>
-  <A, I>(kind: Kind<A, I>, spec: { readonly env: string; readonly doc: string }): Setting<A, I, true>
-} = <A, I>(kind: Kind<A, I>, spec: { readonly env: string; readonly doc: string; readonly default?: I }): any => {
+  <A, I>(kind: Kind<A, I>, spec: Spec & { readonly default: NoInfer<I> }): Setting<A, I, false>
+  <A, I>(kind: Kind<A, I>, spec: Spec): Setting<A, I, true>
+} = <A, I>(kind: Kind<A, I>, spec: Spec & { readonly default?: I }): any => {
   const decodeValue = Schema.decodeUnknownEither(kind.schema)
   const check = (value: unknown, text: string | undefined): Either.Either<A, string> =>
     Either.mapLeft(decodeValue(value), (error) => {
@@ -112,6 +128,7 @@ export const make: {
     doc: spec.doc,
     default: fallback,
     shown: hasDefault ? String(spec.default) : undefined,
+    value: spec.value ?? kind.value ?? "<text>",
     required: !hasDefault,
     schema: kind.schema,
     parse: (text) => Either.flatMap(kind.fromText(text), (value) => check(value, text)),
@@ -137,7 +154,8 @@ export const int = (range: { readonly min: number; readonly max?: number | undef
       Schema.filter((n) => Number.isSafeInteger(n) && n >= range.min && (range.max === undefined || n <= range.max)),
       Schema.annotations(expected(what))
     ),
-    fromText: (text) => (DECIMAL.test(text) ? Either.right(Number(text)) : got(what, text))
+    fromText: (text) => (DECIMAL.test(text) ? Either.right(Number(text)) : got(what, text)),
+    value: "<n>"
   }
 }
 
@@ -163,7 +181,8 @@ export const duration = (range: { readonly min?: Duration.DurationInput } = {}):
   }).annotations(expected(what))
   return {
     schema: DurationInput,
-    fromText: (text) => (/^\d/.test(text) ? Either.right(text as Duration.DurationInput) : got(what, text))
+    fromText: (text) => (/^\d/.test(text) ? Either.right(text as Duration.DurationInput) : got(what, text)),
+    value: "<duration>"
   }
 }
 
@@ -178,7 +197,8 @@ const FALSE = new Set(["false", "no", "off", "0"])
 export const boolean: Kind<boolean, boolean> = {
   schema: Schema.Boolean.annotations(expected("true or false")),
   fromText: (text) =>
-    TRUE.has(text) ? Either.right(true) : FALSE.has(text) ? Either.right(false) : got("true or false", text)
+    TRUE.has(text) ? Either.right(true) : FALSE.has(text) ? Either.right(false) : got("true or false", text),
+  value: "<true|false>"
 }
 
 /**
@@ -190,7 +210,8 @@ export const literal = <const L extends ReadonlyArray<string>>(...values: L): Ki
   const what = `one of ${values.join(", ")}`
   return {
     schema: Schema.Literal(...values).annotations(expected(what)),
-    fromText: (text) => ((values as ReadonlyArray<string>).includes(text) ? Either.right(text) : got(what, text))
+    fromText: (text) => ((values as ReadonlyArray<string>).includes(text) ? Either.right(text) : got(what, text)),
+    value: `<${values.join("|")}>`
   }
 }
 
@@ -218,7 +239,8 @@ export const secret: Kind<Redacted.Redacted<string>, Redacted.Redacted<string> |
     { strict: true, decode: (s) => (Redacted.isRedacted(s) ? s : Redacted.make(s)), encode: (r) => r }
   ).pipe(Schema.filter((r) => Redacted.value(r).trim().length > 0, expected("a key, not empty"))),
   fromText: Either.right,
-  secret: true
+  secret: true,
+  value: "<key>"
 }
 
 /**

@@ -115,6 +115,7 @@ export const layer = (options: Options): Layer.Layer<DedupeStore, DedupeStoreErr
 export const settings = {
   filename: Setting.make(Setting.text(), {
     env: "EVENT_VACUUM_STATE_PATH",
+    value: "<file>",
     default: defaultFilename,
     doc: "the SQLite file holding watermarks, outboxes and dead letters (its folder is created); :memory: keeps them in memory"
   }),

@@ -75,6 +75,7 @@ export const layer = (
 export const settings = {
   path: Setting.make(Setting.text(), {
     env: "EVENT_VACUUM_FILE_PATH",
+    value: "<file>",
     doc: "the file the file sink appends events to, one JSON per line (required for the file sink)"
   })
 }

@@ -89,11 +89,11 @@ export const settings = {
   }),
   dataset: Setting.make(
     Setting.text((s) => Either.match(batchUrl(US, s), { onLeft: (why) => why, onRight: () => undefined })),
-    { env: "HONEYCOMB_DATASET", doc: "the dataset (required for the honeycomb sink)" }
+    { env: "HONEYCOMB_DATASET", value: "<name>", doc: "the dataset (required for the honeycomb sink)" }
   ),
   apiHost: Setting.make(
     Setting.text((s) => Either.match(batchUrl(s, "d"), { onLeft: (why) => why, onRight: () => undefined })),
-    { env: "HONEYCOMB_API_HOST", default: US, doc: "the API host; https://api.eu1.honeycomb.io for the EU" }
+    { env: "HONEYCOMB_API_HOST", value: "<url>", default: US, doc: "the API host; https://api.eu1.honeycomb.io for the EU" }
   ),
   compression: Setting.make(Setting.literal("gzip", "zstd", "none"), {
     env: "HONEYCOMB_COMPRESSION",

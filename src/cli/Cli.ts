@@ -1,13 +1,13 @@
 /**
- * The `event-vacuum` command line: `run`, `extract`, `status` and
- * `dead-letters list|replay`, built with `@effect/cli`. Every setting comes
- * from the environment and can also be given as a flag (`--state-path` for
- * `EVENT_VACUUM_STATE_PATH`, …); a flag wins over the environment.
+ * The `event-vacuum` commands, run: `run`, `extract`, `status` and
+ * `dead-letters list|replay`, each an Effect of what the command line asked
+ * (see `commands.ts` for the table, `args.ts` for the reading of it). Every
+ * setting comes from the environment and can also be given as a flag
+ * (`--state-path` for `EVENT_VACUUM_STATE_PATH`, …); a flag wins.
  *
  * @since 0.1.0
  */
-import { Args, Command, Options } from "@effect/cli"
-import { Clock, ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+import { Clock, Config, ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import { DedupeStore } from "../DedupeStore.js"
 import * as Sqlite from "../DedupeStore/Sqlite.js"
@@ -17,76 +17,32 @@ import { defaultLimits, rejectedOutcomes } from "../Extractor.js"
 import * as Intake from "../internal/intake.js"
 import * as Warnings from "../internal/warnings.js"
 import * as Setting from "../Setting.js"
-import * as ConsoleSink from "../Transport/Console.js"
-import * as FileSink from "../Transport/File.js"
-import * as Honeycomb from "../Transport/Honeycomb.js"
 import { jsonLine } from "../Transport/Console.js"
 import type { Snapshot, VacuumSummary } from "../Vacuum.js"
 import * as Vacuum from "../Vacuum.js"
+import type { Invocation } from "./args.js"
+import { cliSettings, settings } from "./commands.js"
 import { bad, blank, CliError, lineChunks, parseRecord, where, writeOut } from "./input.js"
 import * as Signals from "./signals.js"
 
 export { CliError } from "./input.js"
+export { cliSettings, settings } from "./commands.js"
 
-/**
- * The CLI's own settings, declared once.
- *
- * @since 0.2.0
- */
-export const cliSettings = {
-  drainTimeout: Setting.make(Setting.duration({ min: "1 millis" }), {
-    env: "EVENT_VACUUM_DRAIN_TIMEOUT",
-    default: "30 seconds",
-    doc: "how long run waits for delivery before it exits non-zero"
-  })
-}
+/** A command as the parser read it. */
+export type Given = Extract<Invocation, { readonly _tag: "Command" }>
 
-/**
- * Every setting the CLI takes, each as its env key and as a flag: the
- * tables of every module it assembles.
- *
- * @since 0.1.0
- */
-export const settings: ReadonlyArray<Setting.Setting<unknown, unknown, boolean>> = Setting.all(
-  Env.settings,
-  Sqlite.settings,
-  FileSink.settings,
-  ConsoleSink.settings,
-  Vacuum.settings,
-  cliSettings,
-  Honeycomb.settings
-)
-
-/** One optional flag a setting; given flags become a config layer over the environment. */
-const settingFlags = Options.all(
-  Object.fromEntries(
-    settings.map((s) => [
-      s.env,
-      Options.text(s.flag).pipe(
-        Options.withDescription(`${s.doc}${s.shown === undefined ? "" : ` (default ${s.shown})`} [env ${s.env}]`),
-        Options.optional
-      )
-    ])
-  )
-)
-
-type Flags = { readonly [env: string]: Option.Option<string> }
-
-const withFlags = <A, E, R>(flags: Flags, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  const given = new Map<string, string>()
-  for (const [env, value] of Object.entries(flags)) if (Option.isSome(value)) given.set(env, value.value)
-  if (given.size === 0) return effect
+/** Runs `effect` with the settings given as flags over the environment. */
+const withFlags = <A, E, R>(given: Given, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (given.settings.size === 0) return effect
   // The environment with the flags on top, as one provider: an error names one key, once.
   const merged = new Map<string, string>()
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) merged.set(key, value)
-  for (const [key, value] of given) merged.set(key, value)
+  for (const [key, value] of given.settings) merged.set(key, value)
   return Effect.withConfigProvider(effect, ConfigProvider.fromMap(merged))
 }
 
-const fileArg = Args.text({ name: "FILE" }).pipe(
-  Args.withDescription("evaluation records, one JSON per line; - or nothing for stdin"),
-  Args.withDefault("-")
-)
+/** The command's FILE: `-` (stdin) unless given. */
+const fileOf = (given: Given): string => given.args[0] ?? "-"
 
 /** The CLI is for running the vacuum: on unless EVENT_VACUUM_ENABLED says false. */
 const enabledForCli = Setting.configOf({ ...Env.settings.enabled, default: Option.some(true) })
@@ -208,12 +164,17 @@ const progress = (vacuum: Vacuum.Vacuum["Type"]) =>
     process.stderr.write(`\r\x1b[2Kevent-vacuum: ${s.evaluations.received} records, ${s.events.found} events; delivered: ${delivered}`)
   }).pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.asVoid)
 
-/** Before the state file is opened: the vacuum is on, and the input can be read. */
+/**
+ * Before the state file is opened: the vacuum is on, every setting given
+ * reads (a required one may be missing here: its sink says so if it is
+ * used), and the input can be read.
+ */
 const preflight = (file: string) =>
   Effect.gen(function*() {
     if (!(yield* enabledForCli)) {
       return yield* new CliError({ description: "the vacuum is disabled (EVENT_VACUUM_ENABLED=false): nothing was read" })
     }
+    for (const s of settings) if (s !== Env.settings.enabled) yield* Config.option(Setting.configOf(s))
     if (file === "-") return
     yield* Effect.try({
       try: () => fs.closeSync(fs.openSync(file, "r")),
@@ -221,9 +182,10 @@ const preflight = (file: string) =>
     })
   })
 
-const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, ({ file, flags }) =>
-  withFlags(
-    flags,
+const run = (given: Given) => {
+  const file = fileOf(given)
+  return withFlags(
+    given,
     Effect.zipRight(preflight(file), Signals.handled((stopped) => Effect.gen(function*() {
       // Every setting is read before any work: a bad one stops the run before it prints anything.
       const timeout = yield* drainTimeout
@@ -274,10 +236,12 @@ const runCommand = Command.make("run", { file: fileArg, flags: settingFlags }, (
         })
       }
     })).pipe(Effect.provide(vacuumLayer)))
-  )).pipe(Command.withDescription("Vacuum evaluation records and deliver their events through the configured sinks."))
+  )
+}
 
-const extractCommand = Command.make("extract", { file: fileArg }, ({ file }) =>
+const extract = (given: Given) =>
   Effect.scoped(Effect.gen(function*() {
+    const file = fileOf(given)
     // The vacuum's own intake, with the output where the store would be: each event as the
     // file sink writes it, context and id included.
     let out = ""
@@ -295,23 +259,12 @@ const extractCommand = Command.make("extract", { file: fileArg }, ({ file }) =>
     }), tally)
     const c = intake.counts()
     yield* Console.error(recordsLine(c, c, c.lines, tally.bad))
-  }))).pipe(
-  Command.withDescription(
-    "Print the events found in evaluation records, one JSON per line as the file sink writes them: no state, no delivery."
-  )
-)
-
-const statePath = Options.text("state-path").pipe(
-  Options.withDescription("the SQLite state file [env EVENT_VACUUM_STATE_PATH]"),
-  Options.optional
-)
-const jsonFlag = Options.boolean("json").pipe(Options.withDescription("print JSON lines instead of text"))
+  }))
 
 /** The store alone, on the state file: for looking and replaying, no sinks. */
-const storeOnly = (path: Option.Option<string>) =>
-  Layer.unwrapEffect(
+const storeOnly = Layer.unwrapEffect(
     Effect.gen(function*() {
-      const filename = Option.isSome(path) ? path.value : yield* Sqlite.filenameConfig
+      const filename = yield* Sqlite.filenameConfig
       if (filename !== ":memory:" && !fs.existsSync(filename)) {
         return yield* new CliError({ description: `no state file at ${filename} (set EVENT_VACUUM_STATE_PATH or --state-path)` })
       }
@@ -319,8 +272,9 @@ const storeOnly = (path: Option.Option<string>) =>
     })
   )
 
-const statusCommand = Command.make("status", { statePath, json: jsonFlag }, ({ json, statePath }) =>
-  Effect.gen(function*() {
+const status = (given: Given) =>
+  withFlags(given, Effect.gen(function*() {
+    const json = given.options.has("json")
     const store = yield* DedupeStore
     const marks = yield* store.watermarks()
     const stats = yield* store.stats
@@ -345,28 +299,22 @@ const statusCommand = Command.make("status", { statePath, json: jsonFlag }, ({ j
         )
       }
     }
-  }).pipe(Effect.provide(storeOnly(statePath)))).pipe(
-    Command.withDescription("Show the watermarks per sink and process, what waits in each outbox, and the dead letters.")
-  )
+  }).pipe(Effect.provide(storeOnly)))
 
-const sinkFlag = Options.text("sink").pipe(Options.withDescription("only this sink"), Options.optional)
+/** The `--sink` given, if any. */
+const sinkOf = (given: Given): string | undefined => {
+  const sink = given.options.get("sink")
+  return typeof sink === "string" ? sink : undefined
+}
 
-const listCommand = Command.make(
-  "list",
-  {
-    statePath,
-    json: jsonFlag,
-    sink: sinkFlag,
-    limit: Options.integer("limit").pipe(
-      Options.withDescription("at most this many (1 or more)"),
-      Options.withDefault(100),
-      Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--limit must be 1 or more")
-    )
-  },
-  ({ json, limit, sink, statePath }) =>
+const list = (given: Given) =>
+  withFlags(
+    given,
     Effect.gen(function*() {
+      const json = given.options.has("json")
+      const limit = Number(given.options.get("limit") ?? 100)
       const store = yield* DedupeStore
-      const dead = yield* store.deadLetters({ sink: Option.getOrUndefined(sink), limit })
+      const dead = yield* store.deadLetters({ sink: sinkOf(given), limit })
       if (dead.length === 0 && !json) return yield* Console.log("no dead letters")
       for (const d of dead) {
         yield* Console.log(
@@ -375,19 +323,14 @@ const listCommand = Command.make(
             : `#${d.seq} ${d.sink} ${new Date(d.time).toISOString()} ${d.reason}\n  ${d.data.length > 300 ? d.data.slice(0, 300) + "…" : d.data}`
         )
       }
-    }).pipe(Effect.provide(storeOnly(statePath)))
-).pipe(Command.withDescription("List dead letters, oldest first, with the reason each was refused."))
+    }).pipe(Effect.provide(storeOnly))
+  )
 
-const replayCommand = Command.make(
-  "replay",
-  {
-    sink: sinkFlag,
-    seqs: Args.integer({ name: "SEQ" }).pipe(Args.withDescription("only these dead letters (from list)"), Args.repeated),
-    flags: settingFlags
-  },
-  ({ flags, seqs, sink }) =>
-    withFlags(
-      flags,
+const replay = (given: Given) => {
+  const seqs = given.args.map(Number)
+  const sink = Option.fromNullable(sinkOf(given))
+  return withFlags(
+      given,
       Effect.gen(function*() {
         const timeout = yield* drainTimeout
         // What would be replayed, checked first: each asked-for letter exists, and each one's sink
@@ -396,7 +339,7 @@ const replayCommand = Command.make(
         const wanted = yield* Effect.flatMap(DedupeStore, (store) =>
           store.deadLetters({ sink: Option.getOrUndefined(sink), limit: Number.MAX_SAFE_INTEGER })).pipe(
             Effect.map((dead) => seqs.length === 0 ? dead : dead.filter((d) => seqs.includes(d.seq))),
-            Effect.provide(storeOnly(Option.none()))
+            Effect.provide(storeOnly)
           )
         const missing = seqs.filter((seq) => !wanted.some((d) => d.seq === seq))
         if (missing.length > 0) {
@@ -431,19 +374,26 @@ const replayCommand = Command.make(
         if (!done || waiting > 0) return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery` })
       }).pipe(Effect.provide(vacuumLayer))
     )
-).pipe(Command.withDescription("Put dead letters back in their outboxes and send them."))
-
-const deadLettersCommand = Command.make("dead-letters").pipe(
-  Command.withDescription("List or replay the events sinks refused for good."),
-  Command.withSubcommands([listCommand, replayCommand])
-)
+}
 
 /**
- * The whole command line.
+ * The command the parser read, as an Effect.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const command = Command.make("event-vacuum").pipe(
-  Command.withDescription("Lift structured events out of ao evaluation logs and ship them, once, to your sinks."),
-  Command.withSubcommands([runCommand, extractCommand, statusCommand, deadLettersCommand])
-)
+export const runGiven = (given: Given) => {
+  switch (given.command.path.join(" ")) {
+    case "run":
+      return run(given)
+    case "extract":
+      return extract(given)
+    case "status":
+      return status(given)
+    case "dead-letters list":
+      return list(given)
+    case "dead-letters replay":
+      return replay(given)
+    default:
+      return new CliError({ description: `no command ${given.command.path.join(" ")}` })
+  }
+}

@@ -1,82 +1,43 @@
 #!/usr/bin/env node
 /**
- * `event-vacuum`: see `event-vacuum --help` and the README.
+ * `event-vacuum`: see `event-vacuum --help` and the README. Reads the
+ * command line and answers help, the version and a bad command line (exit
+ * 2) itself; only a command to run loads the vacuum.
  *
  * @since 0.1.0
  */
-import { Command, ValidationError } from "@effect/cli"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, ConfigError, Console, Effect, Exit, Layer, Logger, LogLevel } from "effect"
-import { command, settings } from "./Cli.js"
-import * as Signals from "./signals.js"
+import * as fs from "node:fs"
+import { named, parse } from "./args.js"
+import { commands, info } from "./commands.js"
+import * as Help from "./help.js"
 
-/** A bad setting as plain lines: `bad setting KEY: what is wrong`, one a key. */
-const describeConfigError = (error: ConfigError.ConfigError): string => {
-  const leaf = (_: unknown, path: Array<string>, message: string) => [`bad setting ${path.join(".")}: ${message}`]
-  const lines = ConfigError.reduceWithContext(error, undefined, {
-    andCase: (_, left: Array<string>, right: Array<string>) => [...left, ...right],
-    orCase: (_, left: Array<string>, right: Array<string>) => [...left, ...right],
-    invalidDataCase: leaf,
-    missingDataCase: (_, path) => {
-      const key = path.join(".")
-      const flag = settings.find((s) => s.env === key)?.flag
-      return [`missing setting ${key}${flag === undefined ? "" : ` (or --${flag})`}`]
-    },
-    sourceUnavailableCase: leaf,
-    unsupportedCase: leaf
-  })
-  return [...new Set(lines)].join("; ")
+const version = (): string => {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }
+    return pkg.version ?? "(unknown version)"
+  } catch {
+    return "(unknown version)"
+  }
 }
 
-const cli = Command.run(command, { name: "event-vacuum", version: "0.1.0" })
-
-// Logs go to stderr (stdout carries events), warnings and errors unless --log-level says
-// otherwise: a sink's failing cause is said once, as a warning. A bad record is reported by its
-// line number already, so the vacuum's own warning of it is left out.
-const stderr = Logger.withConsoleError(Logger.logfmtLogger)
-const logging = Layer.merge(
-  Logger.replace(
-    Logger.defaultLogger,
-    Logger.make((options) => {
-      const text = Array.isArray(options.message) ? options.message.join(" ") : String(options.message)
-      if (!text.includes("skipped an evaluation record that does not decode")) stderr.log(options)
-    })
-  ),
-  Logger.minimumLogLevel(LogLevel.Warning)
-)
-
-// The command's exit code: 0, 1 (a reason on one line), or 128 + a signal's number.
-const program = cli(process.argv).pipe(
-  Effect.provide(Layer.merge(NodeContext.layer, logging)),
-  Effect.exit,
-  Effect.flatMap((exit): Effect.Effect<number> => {
-    const signal = Signals.received()
-    const code = signal === undefined ? 1 : Signals.exitCode(signal)
-    if (Exit.isSuccess(exit)) return Effect.succeed(signal === undefined ? 0 : code)
-    // Stopped by a signal before it could say anything of its own.
-    if (Cause.isInterruptedOnly(exit.cause)) return Effect.as(Console.error(`event-vacuum: stopped by ${signal ?? "interruption"}`), code)
-    const failure = Cause.failureOption(exit.cause)
-    // @effect/cli has already printed what was wrong with the arguments.
-    if (failure._tag === "Some" && ValidationError.isValidationError(failure.value)) return Effect.succeed(code)
-    // One clear line: a bad setting (naming its key), an unreadable file, the store, undelivered events.
-    const message = failure._tag === "Some"
-      ? ConfigError.isConfigError(failure.value)
-        ? describeConfigError(failure.value)
-        : (failure.value as { message: string }).message
-      : Cause.pretty(exit.cause)
-    return Effect.as(Console.error(`event-vacuum: ${message}`), code)
-  })
-)
-
-// Our own main, where runMain would answer 0 to a signal: the first signal goes to the command
-// (see signals.ts), a second one exits at once.
-const fiber = Effect.runFork(program)
-const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
-const stopListening = Signals.install(() => fiber.unsafeInterruptAsFork(fiber.id()))
-fiber.addObserver((exit) => {
-  clearInterval(keepAlive)
-  stopListening()
-  const code = Exit.isSuccess(exit) ? exit.value : 1
-  if (Signals.received() !== undefined) process.exit(code)
-  process.exitCode = code
-})
+const given = parse(commands, process.argv.slice(2))
+switch (given._tag) {
+  case "Help":
+    process.stdout.write(
+      given.path.length === 0
+        ? Help.root(commands, { summary: info.summary, version: version() }, Help.width(process.stdout))
+        : Help.command(commands, given.path, Help.width(process.stdout))
+    )
+    break
+  case "Version":
+    process.stdout.write(`event-vacuum ${version()}\n`)
+    break
+  case "Usage":
+    process.stderr.write(`event-vacuum: ${given.message}\n  (see ${named(given.path)} --help)\n`)
+    process.exitCode = 2
+    break
+  case "Command": {
+    const { main } = await import("./main.js")
+    main(given)
+  }
+}

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
+import { settings } from "../../src/cli/Cli.js"
 import { cli as spawnCli, sleep } from "../support/guarantees.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
@@ -100,7 +101,7 @@ describe("event-vacuum run", () => {
     assert.include(flag.stderr, "kafka")
   })
 
-  it("refuses at start-up every setting that would break a guarantee, in one line naming the key and the flag", () => {
+  it("refuses at start-up every setting that would break a guarantee, in one line naming the key and the flag", { timeout: 90_000 }, () => {
     const honeycomb = { EVENT_VACUUM_TRANSPORTS: "honeycomb", HONEYCOMB_API_KEY: "k", HONEYCOMB_DATASET: "d" }
     const cases: ReadonlyArray<readonly [Record<string, string>, string, string]> = [
       [{ EVENT_VACUUM_LEASE: "0 seconds" }, "EVENT_VACUUM_LEASE", "--lease"],
@@ -399,14 +400,16 @@ describe("event-vacuum dead-letters", () => {
           ["dead-letters", "replay"],
           { EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: path.join(dir, "f.ndjson") },
           "dead letters of console: not a configured sink here (EVENT_VACUUM_TRANSPORTS is file); nothing was replayed"
-        ],
-        [["dead-letters", "list", "--state-path", state, "--limit", "0"], {}, "--limit must be 1 or more"]
+        ]
       ]
       for (const [args, env, said] of refusals) {
         const r = cli(args, { env: { EVENT_VACUUM_STATE_PATH: state, ...env } })
         assert.strictEqual(r.code, 1, `${args.join(" ")}: ${r.stderr}`)
         assert.include(r.stderr, said, args.join(" "))
       }
+      const zero = cli(["dead-letters", "list", "--state-path", state, "--limit", "0"])
+      assert.strictEqual(zero.code, 2, zero.stderr)
+      assert.include(zero.stderr, `--limit takes an integer from 1, got "0"`)
       assert.include(cli(["dead-letters", "list", "--state-path", state]).stdout, "400: Event has too many columns.")
 
       const replay = cli(["dead-letters", "replay"], {
@@ -429,11 +432,80 @@ describe("event-vacuum --help", () => {
   it("documents every command and every setting's flag", () => {
     const top = cli(["--help"])
     assert.strictEqual(top.code, 0)
-    for (const c of ["run", "extract", "status", "dead-letters"]) assert.include(top.stdout, c)
+    for (const c of ["run", "extract", "status", "dead-letters list", "dead-letters replay"]) assert.include(top.stdout, `  ${c}`)
     const run = cli(["run", "--help"])
     for (const flag of ["--state-path", "--transports", "--honeycomb-api-key", "--batch-max-events", "EVENT_VACUUM_STATE_PATH"]) {
       assert.include(run.stdout, flag)
     }
     assert.include(cli(["dead-letters", "replay", "--help"]).stdout, "--sink")
+  })
+
+  it("reads like a well-kept CLI's: plain text when piped, one setting a line with its value and default, in groups", () => {
+    const run = cli(["run", "--help"])
+    assert.strictEqual(run.code, 0, run.stderr)
+    assert.notInclude(run.stdout, "\x1b", "no ANSI escapes in a pipe")
+    assert.notInclude(run.stdout, "A user-defined piece of text")
+    assert.match(run.stdout, /^Usage: event-vacuum run \[FILE\] \[options\]\n/)
+    const shown = lines(run.stdout)
+    for (const line of shown) assert.isAtMost(line.length, 100, line)
+    // Each setting starts a line of its own: flag, what its value is, its doc, its default (the CLI's own for enabled).
+    for (const s of settings) {
+      const at = shown.findIndex((l) => l.startsWith(`  --${s.flag} ${s.value}`))
+      assert.notStrictEqual(at, -1, s.flag)
+      let entry = shown[at]!
+      for (let k = at + 1; k < shown.length && /^ {4,}\S/.test(shown[k]!); k++) entry += " " + shown[k]!.trim()
+      assert.include(entry.replace(/\s+/g, " "), s.doc.replace(/\s+/g, " "), s.flag)
+      const fallback = s.env === "EVENT_VACUUM_ENABLED" ? "true" : s.shown
+      if (fallback !== undefined) assert.include(entry.replace(/\s+/g, " "), `[default: ${fallback}]`, s.flag)
+    }
+    assert.include(run.stdout, "  --enabled <true|false>")
+    assert.include(run.stdout, "  --console-format <pretty|json>")
+    // Grouped, each group naming how its flags are env variables.
+    assert.include(run.stdout, "State (--state-path is EVENT_VACUUM_STATE_PATH):")
+    assert.include(run.stdout, "Honeycomb sink (--honeycomb-api-key is HONEYCOMB_API_KEY):")
+    assert.isBelow(shown.length, 100)
+  })
+})
+
+describe("event-vacuum's command line", () => {
+  it("takes options before or after the file, and stdin as -", () => {
+    const dir = tempDir()
+    const out = path.join(dir, "out.ndjson")
+    const r = cli(["run", "-", "--state-path", path.join(dir, "s.db"), "--transports=file", "--file-path", out], {
+      input: fs.readFileSync(example, "utf8")
+    })
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
+    const status = cli(["status", "--json", "--state-path", path.join(dir, "s.db")])
+    assert.strictEqual(status.code, 0, status.stderr)
+    assert.include(status.stdout, `"sink":"file"`)
+  })
+
+  it("names what it does not know, with the nearest it does, and exits 2 before touching any state", { timeout: 90_000 }, () => {
+    const dir = tempDir()
+    const state = path.join(dir, "s.db")
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["run", "--bogus-flag", "x"], "unknown option --bogus-flag for run"],
+      [["run", "--stat-path", "x"], "unknown option --stat-path for run; did you mean --state-path?"],
+      [["rn"], `unknown command "rn"; did you mean run?`],
+      [["dead-letters"], "dead-letters needs a command: list, replay"],
+      [["run", "a", "b"], `run takes at most FILE, got "a" "b"`],
+      [["run", "--state-path"], "--state-path needs a value"],
+      [["status", "--lease", "3"], "unknown option --lease for status"],
+      [["dead-letters", "replay", "x"], `SEQ takes integers from 1, got "x"`],
+      [["run", "--log-level", "loud"], "--log-level takes one of all, trace"]
+    ]
+    for (const [args, said] of cases) {
+      const r = cli(args, { env: { EVENT_VACUUM_STATE_PATH: state } })
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.strictEqual(r.stdout, "", args.join(" "))
+      assert.isTrue(lines(r.stderr)[0]!.startsWith(`event-vacuum: ${said}`), r.stderr)
+      assert.include(r.stderr, "--help", args.join(" "))
+    }
+    // A bad setting is found before the state file is made.
+    const lease = cli(["run", example, "--lease", "0 seconds"], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    assert.strictEqual(lease.code, 1, lease.stderr)
+    assert.include(lease.stderr, "bad setting EVENT_VACUUM_LEASE")
+    assert.isFalse(fs.existsSync(state))
   })
 })

@@ -1,0 +1,101 @@
+/**
+ * The commands of `event-vacuum`, as data: their words, arguments, options
+ * and the settings each takes as flags, grouped as help shows them. The
+ * parser, the help and the README's check read this table; `Cli.ts` runs
+ * what it names.
+ *
+ * @internal
+ */
+import * as Sqlite from "../DedupeStore/Sqlite.js"
+import * as Env from "../Env.js"
+import * as Setting from "../Setting.js"
+import * as ConsoleSink from "../Transport/Console.js"
+import * as FileSink from "../Transport/File.js"
+import * as Honeycomb from "../Transport/Honeycomb.js"
+import * as Vacuum from "../Vacuum.js"
+import type { Arg, Command, Group, Opt } from "./args.js"
+
+/**
+ * The CLI's own settings, declared once.
+ *
+ * @since 0.2.0
+ */
+export const cliSettings = {
+  drainTimeout: Setting.make(Setting.duration({ min: "1 millis" }), {
+    env: "EVENT_VACUUM_DRAIN_TIMEOUT",
+    default: "30 seconds",
+    doc: "how long run waits for delivery before it exits non-zero"
+  })
+}
+
+const values = <T extends Setting.Table>(t: T) => Setting.all(t)
+
+/** The settings of a running vacuum, as help groups them. */
+const vacuumGroups: ReadonlyArray<Group> = [
+  {
+    title: "The vacuum",
+    settings: [...values(Env.settings), ...values(cliSettings)],
+    // The CLI is for running the vacuum: on unless EVENT_VACUUM_ENABLED says false.
+    defaults: { [Env.settings.enabled.env]: "true" }
+  },
+  { title: "State", settings: values(Sqlite.settings) },
+  { title: "Intake and delivery", settings: values(Vacuum.settings) },
+  { title: "Console and file sinks", settings: [...values(ConsoleSink.settings), ...values(FileSink.settings)] },
+  { title: "Honeycomb sink", settings: values(Honeycomb.settings) }
+]
+
+/**
+ * Every setting the CLI takes, each as its env key and as a flag.
+ *
+ * @since 0.1.0
+ */
+export const settings: ReadonlyArray<Setting.Setting<unknown, unknown, boolean>> = vacuumGroups.flatMap((g) => g.settings)
+
+const file: Arg = { name: "FILE", doc: "evaluation records, one JSON per line; - or nothing for stdin" }
+const json: Opt = { name: "json", doc: "print JSON lines instead of text" }
+const sink: Opt = { name: "sink", value: "<name>", doc: "only this sink's dead letters" }
+const stateOnly: ReadonlyArray<Group> = [{ title: "State", settings: values({ filename: Sqlite.settings.filename }) }]
+
+/** The commands, in the order help lists them. */
+export const commands: ReadonlyArray<Command> = [
+  {
+    path: ["run"],
+    summary: "Vacuum evaluation records and deliver their events through the configured sinks.",
+    args: [file],
+    options: [],
+    groups: vacuumGroups
+  },
+  {
+    path: ["extract"],
+    summary: "Print the events found in evaluation records, one JSON per line as the file sink writes them: no state, no delivery.",
+    args: [file],
+    options: [],
+    groups: []
+  },
+  {
+    path: ["status"],
+    summary: "Show the watermarks per sink and process, what waits in each outbox, and the dead letters.",
+    args: [],
+    options: [json],
+    groups: stateOnly
+  },
+  {
+    path: ["dead-letters", "list"],
+    summary: "List dead letters, oldest first, with the reason each was refused.",
+    args: [],
+    options: [json, sink, { name: "limit", value: "<n>", positive: true, default: "100", doc: "at most this many" }],
+    groups: stateOnly
+  },
+  {
+    path: ["dead-letters", "replay"],
+    summary: "Put dead letters back in their outboxes and send them: all of them, or only the SEQs given (from list).",
+    args: [{ name: "SEQ", doc: "a dead letter's number, as list shows it", repeated: true, positive: true }],
+    options: [sink],
+    groups: vacuumGroups
+  }
+]
+
+/** What the root help says of the whole. */
+export const info = {
+  summary: "lift structured events out of ao evaluation logs and ship them, once, to your sinks."
+}
