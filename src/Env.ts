@@ -9,7 +9,7 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { Config, ConfigError, Effect, Either, Layer, Schema } from "effect"
+import { Config, ConfigError, Effect, Either, Layer } from "effect"
 import type { DedupeStoreError } from "./DedupeStore.js"
 import * as Sqlite from "./DedupeStore/Sqlite.js"
 import type { Transport, TransportConfigError } from "./Transport.js"
@@ -65,7 +65,10 @@ export const settings = {
   }),
   transports: Setting.make(
     Setting.custom({
-      schema: Schema.Array(Schema.Literal(...transportKinds)),
+      check: (x) =>
+        Array.isArray(x) && x.length > 0 && x.every((k) => (transportKinds as ReadonlyArray<unknown>).includes(k))
+          ? Either.right(x as ReadonlyArray<TransportKind>)
+          : Either.left(`expected a list of transports from ${transportKinds.join(", ")}`),
       fromText: parseTransports,
       value: `<${transportKinds.join(",")}>`
     }),

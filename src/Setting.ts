@@ -15,7 +15,15 @@
  *
  * @since 0.2.0
  */
-import { Config, ConfigError, Duration, Either, Option, ParseResult, Redacted, Schema } from "effect"
+// Each module on its own, not the barrel: the tables load with `--help` and a disabled adapter,
+// which must cost next to nothing.
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 
 /**
  * One setting. `A` is its value once decoded, `I` what code may pass for it,
@@ -37,12 +45,14 @@ export interface Setting<A, I = A, Required extends boolean = boolean> {
   /** What its value is, as `--help` shows it: `<n>`, `<duration>`, `<true|false>`. */
   readonly value: string
   readonly required: Required
-  /** Checks a value given in code. */
-  readonly schema: Schema.Schema<A, I>
+  /** Checks a value given in code; the error says what was expected. */
+  readonly check: (input: unknown) => Either.Either<A, string>
   /** Reads the text of an env variable or flag; the error says what was expected. */
   readonly parse: (text: string) => Either.Either<A, string>
   /** A secret: its text is never repeated in an error. */
   readonly secret: boolean
+  /** What code may pass for it: a type only, never set. */
+  readonly Input?: I
 }
 
 /**
@@ -79,8 +89,9 @@ export type Values<T extends Table> = { readonly [K in keyof T]: ValueOf<T[K]> }
  * @since 0.2.0
  */
 export interface Kind<A, I> {
-  readonly schema: Schema.Schema<A, I>
-  /** From text to a value the schema then checks; the error is a whole sentence (a secret's never repeats its text). */
+  /** Checks a value (as code gives it, or as `fromText` read it): the value decoded, or what was expected. */
+  readonly check: (input: unknown) => Either.Either<A, string>
+  /** From text to a value `check` then checks; the error is a whole sentence (a secret's never repeats its text). */
   readonly fromText: (text: string) => Either.Either<I, string>
   readonly secret?: boolean
   /** What its value is, as `--help` shows it; `<text>` unless given. */
@@ -109,12 +120,10 @@ export const make: {
   <A, I>(kind: Kind<A, I>, spec: Spec & { readonly default: NoInfer<I> }): Setting<A, I, false>
   <A, I>(kind: Kind<A, I>, spec: Spec): Setting<A, I, true>
 } = <A, I>(kind: Kind<A, I>, spec: Spec & { readonly default?: I }): any => {
-  const decodeValue = Schema.decodeUnknownEither(kind.schema)
   const check = (value: unknown, text: string | undefined): Either.Either<A, string> =>
-    Either.mapLeft(decodeValue(value), (error) => {
-      const said = ParseResult.ArrayFormatter.formatErrorSync(error)[0]?.message ?? "invalid"
-      return kind.secret === true || text === undefined ? said : `${said}, got ${JSON.stringify(text)}`
-    })
+    Either.mapLeft(kind.check(value), (said) =>
+      kind.secret === true || text === undefined ? said : `${said}, got ${JSON.stringify(text)}`
+    )
   const hasDefault = "default" in spec
   let fallback = Option.none<A>()
   if (hasDefault) {
@@ -130,14 +139,13 @@ export const make: {
     shown: hasDefault ? String(spec.default) : undefined,
     value: spec.value ?? kind.value ?? "<text>",
     required: !hasDefault,
-    schema: kind.schema,
+    check: kind.check,
     parse: (text) => Either.flatMap(kind.fromText(text), (value) => check(value, text)),
     secret: kind.secret === true
   }
   return setting
 }
 
-const expected = (what: string) => ({ message: () => ({ message: `expected ${what}`, override: true }) })
 const got = (what: string, text: string) => Either.left(`expected ${what}, got ${JSON.stringify(text)}`)
 
 const DECIMAL = /^[0-9]+$/
@@ -150,10 +158,10 @@ const DECIMAL = /^[0-9]+$/
 export const int = (range: { readonly min: number; readonly max?: number | undefined }): Kind<number, number> => {
   const what = `an integer from ${range.min}${range.max === undefined ? "" : ` to ${range.max}`}`
   return {
-    schema: Schema.Number.pipe(
-      Schema.filter((n) => Number.isSafeInteger(n) && n >= range.min && (range.max === undefined || n <= range.max)),
-      Schema.annotations(expected(what))
-    ),
+    check: (n) =>
+      typeof n === "number" && Number.isSafeInteger(n) && n >= range.min && (range.max === undefined || n <= range.max)
+        ? Either.right(n)
+        : Either.left(`expected ${what}`),
     fromText: (text) => (DECIMAL.test(text) ? Either.right(Number(text)) : got(what, text)),
     value: "<n>"
   }
@@ -167,20 +175,13 @@ export const int = (range: { readonly min: number; readonly max?: number | undef
 export const duration = (range: { readonly min?: Duration.DurationInput } = {}): Kind<Duration.Duration, Duration.DurationInput> => {
   const min = Duration.decode(range.min ?? 0)
   const what = `a duration such as "500 millis" or "10 seconds"${Duration.toMillis(min) > 0 ? ` of at least ${Duration.format(min)}` : ""}`
-  const DurationInput = Schema.transformOrFail(Schema.Any as Schema.Schema<Duration.DurationInput>, Schema.DurationFromSelf, {
-    strict: true,
-    decode: (input, _, ast) =>
-      Option.match(Duration.decodeUnknown(input), {
-        onNone: () => ParseResult.fail(new ParseResult.Type(ast, input)),
-        onSome: (d) =>
-          Duration.lessThan(d, min) || (typeof input === "number" && input < 0)
-            ? ParseResult.fail(new ParseResult.Type(ast, input))
-            : ParseResult.succeed(d)
-      }),
-    encode: ParseResult.succeed
-  }).annotations(expected(what))
   return {
-    schema: DurationInput,
+    check: (input) =>
+      Option.match(Duration.decodeUnknown(input), {
+        onNone: () => Either.left(`expected ${what}`),
+        onSome: (d) =>
+          Duration.lessThan(d, min) || (typeof input === "number" && input < 0) ? Either.left(`expected ${what}`) : Either.right(d)
+      }),
     fromText: (text) => (/^\d/.test(text) ? Either.right(text as Duration.DurationInput) : got(what, text)),
     value: "<duration>"
   }
@@ -195,7 +196,7 @@ const FALSE = new Set(["false", "no", "off", "0"])
  * @since 0.2.0
  */
 export const boolean: Kind<boolean, boolean> = {
-  schema: Schema.Boolean.annotations(expected("true or false")),
+  check: (b) => (typeof b === "boolean" ? Either.right(b) : Either.left("expected true or false")),
   fromText: (text) =>
     TRUE.has(text) ? Either.right(true) : FALSE.has(text) ? Either.right(false) : got("true or false", text),
   value: "<true|false>"
@@ -208,9 +209,10 @@ export const boolean: Kind<boolean, boolean> = {
  */
 export const literal = <const L extends ReadonlyArray<string>>(...values: L): Kind<L[number], L[number]> => {
   const what = `one of ${values.join(", ")}`
+  const known = (x: unknown): x is L[number] => typeof x === "string" && (values as ReadonlyArray<string>).includes(x)
   return {
-    schema: Schema.Literal(...values).annotations(expected(what)),
-    fromText: (text) => ((values as ReadonlyArray<string>).includes(text) ? Either.right(text) : got(what, text)),
+    check: (x) => (known(x) ? Either.right(x) : Either.left(`expected ${what}`)),
+    fromText: (text) => (known(text) ? Either.right(text) : got(what, text)),
     value: `<${values.join("|")}>`
   }
 }
@@ -221,9 +223,11 @@ export const literal = <const L extends ReadonlyArray<string>>(...values: L): Ki
  * @since 0.2.0
  */
 export const text = (check: (text: string) => string | undefined = () => undefined): Kind<string, string> => ({
-  schema: Schema.String.pipe(
-    Schema.filter((s) => (s.trim().length === 0 ? "expected text, not empty" : check(s) ?? true))
-  ),
+  check: (s) => {
+    if (typeof s !== "string" || s.trim().length === 0) return Either.left("expected text, not empty")
+    const wrong = check(s)
+    return wrong === undefined ? Either.right(s) : Either.left(wrong)
+  },
   fromText: Either.right
 })
 
@@ -233,11 +237,13 @@ export const text = (check: (text: string) => string | undefined = () => undefin
  * @since 0.2.0
  */
 export const secret: Kind<Redacted.Redacted<string>, Redacted.Redacted<string> | string> = {
-  schema: Schema.transform(
-    Schema.Union(Schema.String, Schema.RedactedFromSelf(Schema.String)),
-    Schema.RedactedFromSelf(Schema.String),
-    { strict: true, decode: (s) => (Redacted.isRedacted(s) ? s : Redacted.make(s)), encode: (r) => r }
-  ).pipe(Schema.filter((r) => Redacted.value(r).trim().length > 0, expected("a key, not empty"))),
+  check: (x) => {
+    const r = typeof x === "string" ? Redacted.make(x) : Redacted.isRedacted(x) ? x : undefined
+    const inside = r === undefined ? undefined : Redacted.value(r)
+    return typeof inside === "string" && inside.trim().length > 0
+      ? Either.right(r as Redacted.Redacted<string>)
+      : Either.left("expected a key, not empty")
+  },
   fromText: Either.right,
   secret: true,
   value: "<key>"
@@ -255,11 +261,11 @@ export const custom = <A, I>(kind: Kind<A, I>): Kind<A, I> => kind
  *
  * @since 0.2.0
  */
-export class InvalidSettingsError extends Schema.TaggedError<InvalidSettingsError>()("InvalidSettingsError", {
+export class InvalidSettingsError extends Data.TaggedError("InvalidSettingsError")<{
   /** Whose settings: `vacuum`, `sink honeycomb`, … */
-  scope: Schema.String,
-  issues: Schema.Array(Schema.String)
-}) {
+  readonly scope: string
+  readonly issues: ReadonlyArray<string>
+}> {
   override get message(): string {
     return `invalid ${this.scope} options: ${this.issues.join("; ")}`
   }
@@ -287,20 +293,13 @@ export const decode = <T extends Table>(
       else issues.push(`${key}: is missing`)
       continue
     }
-    const decoded = decoderOf(s)(value)
+    const decoded = s.check(value)
     if (Either.isRight(decoded)) values[key] = decoded.right
-    else issues.push(`${key}: ${ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]?.message ?? "invalid"}`)
+    else issues.push(`${key}: ${decoded.left}`)
   }
   return issues.length > 0
     ? Either.left(new InvalidSettingsError({ scope, issues }))
     : Either.right(values as Values<T>)
-}
-
-const decoders = new WeakMap<Setting<any, any, boolean>, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
-const decoderOf = (s: Setting<any, any, boolean>) => {
-  let decoder = decoders.get(s)
-  if (decoder === undefined) decoders.set(s, decoder = Schema.decodeUnknownEither(s.schema))
-  return decoder
 }
 
 /**

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigError, ConfigProvider, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
+import { ConfigError, ConfigProvider, Duration, Effect, Either, Option, Redacted } from "effect"
 import { settings as cliSettings } from "../src/cli/Cli.js"
 import * as Setting from "../src/Setting.js"
 
@@ -180,7 +180,8 @@ describe("Setting.secret", () => {
   const key = Setting.make(Setting.secret, { env: "HONEYCOMB_API_KEY", doc: "the key" })
   /** A key kind with a check of its own, so that a real-looking key can fail it. */
   const prefixedKey = Setting.custom({
-    schema: Schema.String.pipe(Schema.filter((s) => s.startsWith("hc") || "expected a key starting with hc")),
+    check: (s: unknown) =>
+      typeof s === "string" && s.startsWith("hc") ? Either.right(s) : Either.left("expected a key starting with hc"),
     fromText: Either.right,
     secret: true
   })
@@ -257,12 +258,13 @@ describe("Setting.make", () => {
     assert.strictEqual(flag("MY_EVENT_VACUUM_X"), "my-event-vacuum-x")
   })
 
-  it("keeps env, doc and the kind's schema and secrecy", () => {
+  it("keeps env, doc and the kind's check and secrecy", () => {
     const s = Setting.make(Setting.int({ min: 1 }), { env: "EVENT_VACUUM_N", default: 3, doc: "how many" })
     assert.strictEqual(s.env, "EVENT_VACUUM_N")
     assert.strictEqual(s.doc, "how many")
     assert.strictEqual(s.secret, false)
-    assert.deepStrictEqual(Schema.decodeUnknownEither(s.schema)(4), Either.right(4))
+    assert.deepStrictEqual(s.check(4), Either.right(4))
+    assert.deepStrictEqual(s.check(0), Either.left("expected an integer from 1"))
   })
 
   it("writes the default as the README and --help show it, and decodes it", () => {
@@ -496,7 +498,7 @@ describe("the CLI's settings (every table)", () => {
       const value = Option.getOrThrow(s.default)
       assert.deepStrictEqual(right(Setting.decode({ x: s }, {}, "test")).x, value, s.env)
       assert.deepStrictEqual(right(Setting.decode({ x: s }, { x: value }, "test")).x, value, s.env)
-      assert.deepStrictEqual(right(Schema.decodeUnknownEither(s.schema)(value)), value, s.env)
+      assert.deepStrictEqual(right(s.check(value)), value, s.env)
     }
   })
 
