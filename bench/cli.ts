@@ -220,3 +220,79 @@ export const runCliBench = (options: { readonly quick: boolean }): CliResult => 
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
+
+export interface StartupResult {
+  readonly rounds: number
+  /** `node -e 0`: what any node program pays. */
+  readonly bareNode: number
+  readonly help: number
+  readonly runHelp: number
+  readonly status: number
+  readonly adapterDisabled: number
+  readonly adapterEnabled: number
+}
+
+/**
+ * What a command costs before it does anything, start to exit, best of 5
+ * (3 with `quick`): `--help`, `run --help`, `status` on a small state file,
+ * and a script that imports `ao-event-vacuum/Adapter`, creates the vacuum
+ * and closes it, disabled (the default) and enabled; beside bare node.
+ */
+export const runStartupBench = (options: { readonly quick: boolean }): StartupResult => {
+  const bin = builtBin()
+  const rounds = options.quick ? 3 : 5
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-startup-"))
+  try {
+    const env = cleanEnv()
+    const state = path.join(dir, "state.db")
+    const input = path.join(dir, "records.ndjson")
+    writeCopies(input, exampleRecords() as Array<Record<string, unknown>>, 1)
+    timeCli(bin, ["run", input], {
+      ...env,
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: path.join(dir, "out.ndjson"),
+      EVENT_VACUUM_STATE_PATH: state
+    }, "pipe")
+    const adapter = (enabled: boolean) => {
+      const script = path.join(dir, `adapter-${enabled}.mjs`)
+      fs.writeFileSync(
+        script,
+        `import { createVacuum } from ${JSON.stringify(path.join(root, "dist/Adapter.js"))}\n` +
+          `const v = await createVacuum({ env: { EVENT_VACUUM_ENABLED: "${enabled}", EVENT_VACUUM_STATE_PATH: ":memory:" } })\n` +
+          `await v.close()\n`
+      )
+      return script
+    }
+    const best = (args: ReadonlyArray<string>, script?: string): number => {
+      let fastest = Infinity
+      for (let round = 0; round < rounds; round++) {
+        const start = process.hrtime.bigint()
+        const child = spawnSync(process.execPath, script === undefined ? [bin, ...args] : [...args, script], { env, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" })
+        const seconds = Number(process.hrtime.bigint() - start) / 1e9
+        if (child.status !== 0) throw new Error(`startup bench: ${[...args, script ?? ""].join(" ")} exited ${child.status}: ${child.stderr}`)
+        fastest = Math.min(fastest, seconds)
+      }
+      return fastest
+    }
+    const bare = (() => {
+      let fastest = Infinity
+      for (let round = 0; round < rounds; round++) {
+        const start = process.hrtime.bigint()
+        spawnSync(process.execPath, ["-e", "0"], { stdio: "ignore" })
+        fastest = Math.min(fastest, Number(process.hrtime.bigint() - start) / 1e9)
+      }
+      return fastest
+    })()
+    return {
+      rounds,
+      bareNode: bare,
+      help: best(["--help"]),
+      runHelp: best(["run", "--help"]),
+      status: best(["status", "--state-path", state]),
+      adapterDisabled: best([], adapter(false)),
+      adapterEnabled: best([], adapter(true))
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { runCliBench } from "./cli.js"
+import { runCliBench, runStartupBench } from "./cli.js"
 import { printDeliveryTable, runDeliveryBench } from "./delivery.js"
 import { runLatencyBench } from "./latency.js"
 import { runParseBench } from "./parse.js"
@@ -111,6 +111,18 @@ table([
   [`CLI run into the file sink, ${cli.run.events} events, start to exit`, `${fmt(cli.run.eventsPerSec / 1000)}k events/s`, `${fmt(cli.run.seconds)} s`]
 ])
 
+// What a command costs before it does anything: the modules it loads.
+const startup = runStartupBench({ quick })
+const ms = (seconds: number) => `${fmt(seconds * 1000, 0)} ms`
+console.log(`\nStartup, start to exit (best of ${startup.rounds}), beside bare node (node -e 0: ${ms(startup.bareNode)})`)
+table([
+  ["event-vacuum --help", ms(startup.help), `${ms(startup.help - startup.bareNode)} over bare node`],
+  ["event-vacuum run --help", ms(startup.runHelp), `${ms(startup.runHelp - startup.bareNode)} over bare node`],
+  ["event-vacuum status (a small state file)", ms(startup.status), `${ms(startup.status - startup.bareNode)} over bare node`],
+  ["import the Adapter, createVacuum(), close: disabled", ms(startup.adapterDisabled), `${ms(startup.adapterDisabled - startup.bareNode)} over bare node`],
+  ["  the same, enabled (SQLite in memory, console sink)", ms(startup.adapterEnabled), `${ms(startup.adapterEnabled - startup.bareNode)} over bare node`]
+])
+
 const results = {
   date: new Date().toISOString(),
   quick,
@@ -119,7 +131,8 @@ const results = {
   latency,
   delivery,
   memory: { ...memory, baselineMB, cappedOldSpace128: capped },
-  cli
+  cli,
+  startup
 }
 const out = path.join(here, "results.json")
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + "\n")

@@ -14,10 +14,10 @@
  *
  * @since 0.1.0
  */
-import { ConfigProvider, Layer, ManagedRuntime } from "effect"
-import * as Env from "./Env.js"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { settings } from "./internal/settings/env.js"
 import type { Snapshot, VacuumSummary } from "./Vacuum.js"
-import { Vacuum } from "./Vacuum.js"
 
 /**
  * @since 0.1.0
@@ -46,41 +46,44 @@ export interface VacuumHandle {
   readonly close: () => Promise<void>
 }
 
+const DISABLED: VacuumSummary = { outcome: "disabled", events: 0, rejectedLines: 0 }
 const CLOSED: VacuumSummary = { outcome: "closed", events: 0, rejectedLines: 0 }
 
 /**
+ * Whether the vacuum is on: `options.enabled`, else `EVENT_VACUUM_ENABLED`
+ * read as the setting reads it; undefined when that text is bad (the full
+ * start then rejects, naming the key).
+ */
+const enabledOf = (options: Options, env: Readonly<Record<string, string | undefined>>): boolean | undefined => {
+  if (options.enabled !== undefined) return options.enabled
+  const text = env[settings.enabled.env]
+  if (text === undefined) return Option.getOrUndefined(settings.enabled.default)
+  return Either.getOrUndefined(settings.enabled.parse(text))
+}
+
+/**
  * Starts the vacuum configured from `options.env` (or the environment).
- * Rejects with one message naming the key when a setting is bad.
+ * Rejects with one message naming the key when a setting is bad. Disabled
+ * (the default), it loads nothing of the vacuum: its calls answer
+ * `disabled` at once.
  *
  * @since 0.1.0
  */
 export const createVacuum = async (options: Options = {}): Promise<VacuumHandle> => {
   const env = options.env ?? process.env
-  const provider = ConfigProvider.fromMap(
-    new Map(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))
-  )
-  const layer = Env.layer(options.enabled === undefined ? {} : { enabled: options.enabled })
-  const runtime = ManagedRuntime.make(layer.pipe(Layer.provide(Layer.setConfigProvider(provider))))
-  let vacuum: Vacuum["Type"]
-  try {
-    vacuum = await runtime.runPromise(Vacuum)
-  } catch (error) {
-    await runtime.dispose()
-    throw error
-  }
-  let closed = false
-  return {
-    vacuum: (evaluation) => {
-      // The plain call never throws: a record that cannot be read is an invalid record.
-      return closed ? CLOSED : vacuum.unsafeVacuum(evaluation)
-    },
-    flush: () => runtime.runPromise(vacuum.flush),
-    drain: (timeoutMillis = 30_000) => runtime.runPromise(vacuum.drain(timeoutMillis)),
-    snapshot: () => runtime.runPromise(vacuum.snapshot),
-    close: async () => {
-      if (closed) return
-      closed = true
-      await runtime.dispose()
+  if (enabledOf(options, env) === false) {
+    let closed = false
+    return {
+      vacuum: () => (closed ? CLOSED : DISABLED),
+      flush: () => Promise.resolve(),
+      drain: () => Promise.resolve(true),
+      snapshot: () => import("./internal/adapter.js").then((running) => running.disabledSnapshot()),
+      close: () => {
+        closed = true
+        return Promise.resolve()
+      }
     }
   }
+  const running = await import("./internal/adapter.js")
+  return running.start(env, options.enabled)
 }

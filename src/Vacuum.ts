@@ -29,6 +29,7 @@ import * as Warnings from "./internal/warnings.js"
 import * as Writer from "./internal/writer.js"
 import * as Setting from "./Setting.js"
 import { Transport } from "./Transport.js"
+import { settings } from "./internal/settings/vacuum.js"
 
 /**
  * What `vacuum` did with one evaluation.
@@ -143,35 +144,11 @@ export class Vacuum extends Context.Tag("ao-event-vacuum/Vacuum")<Vacuum, {
 }>() {}
 
 /**
- * The vacuum's settings, declared once: option name, env key, CLI flag,
- * default, check and doc. Delivery's are shared by every sink; a sink may
- * lower the batch limits and set its own times.
+ * Its settings, declared once (see `Setting`): the table the CLI, `--help` and README read.
  *
  * @since 0.2.0
  */
-export const settings = {
-  skipReadOnly: Setting.make(Setting.boolean, {
-    env: "EVENT_VACUUM_SKIP_READ_ONLY",
-    default: true,
-    doc: "skip read-only (dry-run) evaluations"
-  }),
-  maxQueuedBytes: Setting.make(Setting.int({ min: 1 }), {
-    env: "EVENT_VACUUM_MAX_QUEUED_BYTES",
-    default: 64 * 1024 * 1024,
-    doc: "bytes of events waiting in memory between the CU's call and the store; at the bound, calls drop"
-  }),
-  storeLinger: Setting.make(Setting.duration(), {
-    env: "EVENT_VACUUM_STORE_LINGER",
-    default: "5 millis",
-    doc: "how long a small group of evaluations waits for more before one transaction stores them all"
-  }),
-  shutdownTimeout: Setting.make(Setting.duration(), {
-    env: "EVENT_VACUUM_SHUTDOWN_TIMEOUT",
-    default: "5 seconds",
-    doc: "how long closing the layer waits for the sinks to send what is waiting"
-  }),
-  ...DeliverySettings.settings
-}
+export { settings }
 
 /**
  * Settings of the vacuum; every one has a default (see {@link settings}),

@@ -13,7 +13,10 @@ import { fileURLToPath } from "node:url"
 const repo = fileURLToPath(new URL("..", import.meta.url))
 
 /** Every module URL a fresh node resolves while importing `entry` (a file under src/). */
-const modulesLoadedBy = (entry: string): Array<string> => {
+const modulesLoadedBy = (entry: string): Array<string> => modulesLoadedRunning(`await import(${JSON.stringify(path.join(repo, entry))})`)
+
+/** Every module URL a fresh node resolves while running `code` (with `args` as the command line's words). */
+const modulesLoadedRunning = (code: string, args: ReadonlyArray<string> = [], status = 0): Array<string> => {
   const record = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-loads-")), "loads.txt")
   const r = spawnSync(
     process.execPath,
@@ -24,11 +27,13 @@ const modulesLoadedBy = (entry: string): Array<string> => {
       path.join(repo, "test/support/load-recorder.mjs"),
       "--input-type=module",
       "-e",
-      `await import(${JSON.stringify(path.join(repo, entry))})`
+      code,
+      "--",
+      ...args
     ],
     { cwd: repo, env: { ...process.env, LOAD_RECORD: record }, encoding: "utf8" }
   )
-  assert.strictEqual(r.status, 0, r.stderr)
+  assert.strictEqual(r.status, status, r.stderr)
   return fs.readFileSync(record, "utf8").split("\n").filter((l) => l.length > 0)
 }
 
@@ -48,6 +53,48 @@ describe("the package root", () => {
     const loaded = modulesLoadedBy("src/DedupeStore/Sqlite.ts").concat(modulesLoadedBy("src/Transport/Honeycomb.ts"))
     for (const name of ["better-sqlite3", "undici"]) {
       assert.isTrue(loaded.some((url) => url.includes(`/node_modules/${name}/`)), `${name} not seen`)
+    }
+  })
+})
+
+/** What loads the vacuum: its modules, the schema interpreter, a database driver, the platform. */
+const vacuumModules = (loaded: ReadonlyArray<string>) =>
+  loaded.filter((url) =>
+    ["/src/Vacuum.ts", "/src/Extractor.ts", "/src/Env.ts", "/src/internal/adapter.ts"].some((m) => url.endsWith(m)) ||
+    ["/node_modules/effect/dist/esm/Schema.js", ...heavy.map((name) => `/node_modules/${name}/`)].some((m) => url.includes(m))
+  )
+
+describe("what costs next to nothing loads next to nothing", () => {
+  it("a disabled adapter loads none of the vacuum, and answers disabled", { timeout: 60_000 }, () => {
+    const adapter = JSON.stringify(path.join(repo, "src/Adapter.ts"))
+    const loaded = modulesLoadedRunning(
+      `const { createVacuum } = await import(${adapter})
+       const v = await createVacuum({ env: { EVENT_VACUUM_ENABLED: "false" } })
+       if (v.vacuum({}).outcome !== "disabled") throw new Error("not disabled")
+       await v.close()`
+    )
+    assert.isTrue(loaded.some((url) => url.endsWith("/src/Adapter.ts")), "the recorder saw the adapter")
+    assert.deepStrictEqual(vacuumModules(loaded), [])
+  })
+
+  it("an enabled one does load it (the check can see it)", { timeout: 60_000 }, () => {
+    const adapter = JSON.stringify(path.join(repo, "src/Adapter.ts"))
+    const loaded = modulesLoadedRunning(
+      `const { createVacuum } = await import(${adapter})
+       const v = await createVacuum({ env: { EVENT_VACUUM_ENABLED: "true", EVENT_VACUUM_STATE_PATH: ":memory:" } })
+       await v.close()`
+    )
+    assert.isTrue(loaded.some((url) => url.endsWith("/src/Vacuum.ts")))
+    assert.isTrue(loaded.some((url) => url.includes("/node_modules/better-sqlite3/")))
+  })
+
+  it("the CLI's --help and a bad command line load none of the vacuum", { timeout: 60_000 }, () => {
+    const bin = JSON.stringify(path.join(repo, "src/cli/bin.ts"))
+    for (const [args, status] of [[["--help"], 0], [["run", "--help"], 0], [["run", "--bogus"], 2]] as const) {
+      // As node runs the bin: its words after the script's path.
+      const loaded = modulesLoadedRunning(`process.argv.splice(1, 0, "event-vacuum"); await import(${bin})`, args, status)
+      assert.isTrue(loaded.some((url) => url.endsWith("/src/cli/args.ts")), args.join(" "))
+      assert.deepStrictEqual(vacuumModules(loaded), [], args.join(" "))
     }
   })
 })

@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
 import * as Setting from "../Setting.js"
 import * as Sql from "./Sql.js"
+import { defaultFilename, settings } from "../internal/settings/state.js"
 
 /**
  * @since 0.1.0
@@ -31,13 +32,6 @@ export interface Options {
    */
   readonly synchronous?: "normal" | "full" | undefined
 }
-
-/**
- * The default state path, relative to the working directory.
- *
- * @since 0.1.0
- */
-export const defaultFilename = ".event-vacuum/state.db"
 
 /**
  * Opens (creating when missing) the SQLite file and the store on it; closes it with the scope.
@@ -108,23 +102,11 @@ export const layer = (options: Options): Layer.Layer<DedupeStore, DedupeStoreErr
   Layer.scoped(DedupeStore, make(options))
 
 /**
- * The SQLite store's settings, declared once.
+ * Its settings, declared once (see `Setting`): the table the CLI, `--help` and README read.
  *
  * @since 0.2.0
  */
-export const settings = {
-  filename: Setting.make(Setting.text(), {
-    env: "EVENT_VACUUM_STATE_PATH",
-    value: "<file>",
-    default: defaultFilename,
-    doc: "the SQLite file holding watermarks, outboxes and dead letters (its folder is created); :memory: keeps them in memory"
-  }),
-  synchronous: Setting.make(Setting.literal("normal", "full"), {
-    env: "EVENT_VACUUM_STATE_SYNCHRONOUS",
-    default: "normal",
-    doc: "normal: a commit survives a crash of the process; full: also a power loss, at an fsync a commit"
-  })
-}
+export { defaultFilename, settings }
 
 /**
  * The state path from `EVENT_VACUUM_STATE_PATH`.

@@ -9,6 +9,7 @@ import type { OutboundEvent } from "../Enrich.js"
 import type { Sink, Transport, TransportConfigError } from "../Transport.js"
 import { allAccepted, layerSink } from "../Transport.js"
 import * as Setting from "../Setting.js"
+import { settings } from "../internal/settings/console.js"
 
 /**
  * `pretty`: one readable line an event. `json`: `{"time": RFC3339, "data": {...}}` a line.
@@ -81,17 +82,11 @@ export const layer = (options: Options = {}): Layer.Layer<Transport, TransportCo
   layerSink(Effect.sync(() => make(options)))
 
 /**
- * The console sink's settings, declared once.
+ * Its settings, declared once (see `Setting`): the table the CLI, `--help` and README read.
  *
  * @since 0.2.0
  */
-export const settings = {
-  format: Setting.make(Setting.literal("pretty", "json"), {
-    env: "EVENT_VACUUM_CONSOLE_FORMAT",
-    default: "pretty",
-    doc: "how the console sink prints events: pretty (for people) or json (one per line)"
-  })
-}
+export { settings }
 
 /**
  * The console sink configured from env (the keys in {@link settings}), or from a `Config` of the caller's own keys.

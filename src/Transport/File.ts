@@ -13,6 +13,7 @@ import type { Sink, Transport, TransportConfigError } from "../Transport.js"
 import { allAccepted, layerSink, TransportError } from "../Transport.js"
 import * as Setting from "../Setting.js"
 import { jsonLine } from "./Console.js"
+import { settings } from "../internal/settings/file.js"
 
 /**
  * @since 0.1.0
@@ -68,17 +69,11 @@ export const layer = (
 ): Layer.Layer<Transport, TransportConfigError, FileSystem.FileSystem | Path.Path> => layerSink(make(options))
 
 /**
- * The file sink's settings, declared once.
+ * Its settings, declared once (see `Setting`): the table the CLI, `--help` and README read.
  *
  * @since 0.2.0
  */
-export const settings = {
-  path: Setting.make(Setting.text(), {
-    env: "EVENT_VACUUM_FILE_PATH",
-    value: "<file>",
-    doc: "the file the file sink appends events to, one JSON per line (required for the file sink)"
-  })
-}
+export { settings }
 
 /**
  * The file sink configured from env (the keys in {@link settings}), or from a `Config` of the caller's own keys.

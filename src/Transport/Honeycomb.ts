@@ -26,20 +26,7 @@ import type { OutboundEvent } from "../Enrich.js"
 import type { EventStatus, Sink, Transport } from "../Transport.js"
 import * as Setting from "../Setting.js"
 import { accepted, EventStatus as Status, layerSink, TransportConfigError, TransportError } from "../Transport.js"
-
-/**
- * Honeycomb's US API host.
- *
- * @since 0.1.0
- */
-export const US = "https://api.honeycomb.io"
-
-/**
- * Honeycomb's EU API host.
- *
- * @since 0.1.0
- */
-export const EU = "https://api.eu1.honeycomb.io"
+import { batchUrl, EU, settings, US } from "../internal/settings/honeycomb.js"
 
 /**
  * Honeycomb's limits: a batch body, an event, the columns of an event.
@@ -58,74 +45,12 @@ export type Compression = "gzip" | "zstd" | "none"
 const hasZstd = (): boolean => typeof (zlib as { zstdCompress?: unknown }).zstdCompress === "function"
 
 /**
- * The request URL for a dataset, or why the settings cannot work.
+ * Its settings, declared once (see `Setting`): the table the CLI, `--help` and README read;
+ * the US and EU hosts, and the request URL the host and dataset settings are checked by.
  *
  * @since 0.1.0
  */
-export const batchUrl = (apiHost: string, dataset: string): Either.Either<string, string> => {
-  if (dataset.trim().length === 0) return Either.left("the dataset name is empty")
-  if (dataset.includes("/")) return Either.left(`the dataset name ${JSON.stringify(dataset)} has a slash, which Honeycomb does not allow`)
-  let host: URL
-  try {
-    host = new URL(apiHost)
-  } catch {
-    return Either.left(`the API host ${JSON.stringify(apiHost)} is not a URL`)
-  }
-  if (host.protocol !== "https:" && host.protocol !== "http:") {
-    return Either.left(`the API host ${JSON.stringify(apiHost)} is not http(s)`)
-  }
-  return Either.right(`${host.origin}${host.pathname.replace(/\/+$/, "")}/1/batch/${encodeURIComponent(dataset)}`)
-}
-
-/**
- * The Honeycomb sink's settings, declared once.
- *
- * @since 0.2.0
- */
-export const settings = {
-  apiKey: Setting.make(Setting.secret, {
-    env: "HONEYCOMB_API_KEY",
-    doc: "the ingest key (required for the honeycomb sink); kept redacted"
-  }),
-  dataset: Setting.make(
-    Setting.text((s) => Either.match(batchUrl(US, s), { onLeft: (why) => why, onRight: () => undefined })),
-    { env: "HONEYCOMB_DATASET", value: "<name>", doc: "the dataset (required for the honeycomb sink)" }
-  ),
-  apiHost: Setting.make(
-    Setting.text((s) => Either.match(batchUrl(s, "d"), { onLeft: (why) => why, onRight: () => undefined })),
-    { env: "HONEYCOMB_API_HOST", value: "<url>", default: US, doc: "the API host; https://api.eu1.honeycomb.io for the EU" }
-  ),
-  compression: Setting.make(Setting.literal("gzip", "zstd", "none"), {
-    env: "HONEYCOMB_COMPRESSION",
-    default: "gzip",
-    doc: "gzip, zstd (Node 22.15 and later) or none"
-  }),
-  maxBatchEvents: Setting.make(Setting.int({ min: 1 }), {
-    env: "HONEYCOMB_BATCH_MAX_EVENTS",
-    default: 500,
-    doc: "events a request"
-  }),
-  maxBatchBytes: Setting.make(Setting.int({ min: 1, max: 4_900_000 }), {
-    env: "HONEYCOMB_BATCH_MAX_BYTES",
-    default: 4_500_000,
-    doc: "bytes of event data a request (the body must stay under 5,000,000)"
-  }),
-  flushInterval: Setting.make(Setting.duration(), {
-    env: "HONEYCOMB_FLUSH_INTERVAL",
-    default: "1 second",
-    doc: "how long a partial Honeycomb batch waits"
-  }),
-  concurrency: Setting.make(Setting.int({ min: 1, max: 64 }), {
-    env: "HONEYCOMB_CONCURRENCY",
-    default: 2,
-    doc: "requests in flight at once"
-  }),
-  timeout: Setting.make(Setting.duration({ min: "100 millis" }), {
-    env: "HONEYCOMB_TIMEOUT",
-    default: "10 seconds",
-    doc: "how long one request may take"
-  })
-}
+export { batchUrl, EU, settings, US }
 
 /**
  * The settings (see {@link settings}), plus the sink's name (default

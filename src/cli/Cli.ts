@@ -7,10 +7,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Config, ConfigProvider, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import { DedupeStore } from "../DedupeStore.js"
-import * as Sqlite from "../DedupeStore/Sqlite.js"
 import * as Env from "../Env.js"
 import type { LineCounts } from "../Extractor.js"
 import { defaultLimits, rejectedOutcomes } from "../Extractor.js"
@@ -20,26 +19,15 @@ import * as Setting from "../Setting.js"
 import { jsonLine } from "../Transport/Console.js"
 import type { Snapshot, VacuumSummary } from "../Vacuum.js"
 import * as Vacuum from "../Vacuum.js"
-import type { Invocation } from "./args.js"
 import { cliSettings, settings } from "./commands.js"
 import { bad, blank, CliError, lineChunks, parseRecord, where, writeOut } from "./input.js"
+import type { Given } from "./state.js"
+import { sinkOf, storeOnly, withFlags } from "./state.js"
 import * as Signals from "./signals.js"
 
 export { CliError } from "./input.js"
 export { cliSettings, settings } from "./commands.js"
-
-/** A command as the parser read it. */
-export type Given = Extract<Invocation, { readonly _tag: "Command" }>
-
-/** Runs `effect` with the settings given as flags over the environment. */
-const withFlags = <A, E, R>(given: Given, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  if (given.settings.size === 0) return effect
-  // The environment with the flags on top, as one provider: an error names one key, once.
-  const merged = new Map<string, string>()
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) merged.set(key, value)
-  for (const [key, value] of given.settings) merged.set(key, value)
-  return Effect.withConfigProvider(effect, ConfigProvider.fromMap(merged))
-}
+export type { Given } from "./state.js"
 
 /** The command's FILE: `-` (stdin) unless given. */
 const fileOf = (given: Given): string => given.args[0] ?? "-"
@@ -261,71 +249,6 @@ const extract = (given: Given) =>
     yield* Console.error(recordsLine(c, c, c.lines, tally.bad))
   }))
 
-/** The store alone, on the state file: for looking and replaying, no sinks. */
-const storeOnly = Layer.unwrapEffect(
-    Effect.gen(function*() {
-      const filename = yield* Sqlite.filenameConfig
-      if (filename !== ":memory:" && !fs.existsSync(filename)) {
-        return yield* new CliError({ description: `no state file at ${filename} (set EVENT_VACUUM_STATE_PATH or --state-path)` })
-      }
-      return Sqlite.layer({ filename })
-    })
-  )
-
-const status = (given: Given) =>
-  withFlags(given, Effect.gen(function*() {
-    const json = given.options.has("json")
-    const store = yield* DedupeStore
-    const marks = yield* store.watermarks()
-    const stats = yield* store.stats
-    if (json) {
-      for (const w of marks) yield* Console.log(JSON.stringify({ watermark: w }))
-      for (const s of stats) yield* Console.log(JSON.stringify({ sink: s }))
-      return
-    }
-    const sinks = [...new Set([...marks.map((w) => w.sink), ...stats.map((s) => s.sink)])].sort()
-    if (sinks.length === 0) return yield* Console.log("nothing handed off yet")
-    for (const sink of sinks) {
-      const s = stats.find((x) => x.sink === sink)
-      yield* Console.log(
-        `${sink}: ${s?.waiting ?? 0} waiting (${s?.waitingBytes ?? 0} bytes, ${s?.inFlight ?? 0} being sent), ` +
-          `${s?.deadLetters ?? 0} dead letters`
-      )
-      for (const w of marks.filter((m) => m.sink === sink)) {
-        const crons = w.crons.filter((c) => c !== "")
-        yield* Console.log(
-          `  ${w.processId}: up to ${new Date(w.timestamp).toISOString()} nonce ${w.ordinate}` +
-            `${crons.length > 0 ? ` (crons ${crons.join(", ")})` : ""}`
-        )
-      }
-    }
-  }).pipe(Effect.provide(storeOnly)))
-
-/** The `--sink` given, if any. */
-const sinkOf = (given: Given): string | undefined => {
-  const sink = given.options.get("sink")
-  return typeof sink === "string" ? sink : undefined
-}
-
-const list = (given: Given) =>
-  withFlags(
-    given,
-    Effect.gen(function*() {
-      const json = given.options.has("json")
-      const limit = Number(given.options.get("limit") ?? 100)
-      const store = yield* DedupeStore
-      const dead = yield* store.deadLetters({ sink: sinkOf(given), limit })
-      if (dead.length === 0 && !json) return yield* Console.log("no dead letters")
-      for (const d of dead) {
-        yield* Console.log(
-          json
-            ? JSON.stringify({ seq: d.seq, sink: d.sink, id: d.id, time: new Date(d.time).toISOString(), reason: d.reason, attempts: d.attempts, data: JSON.parse(d.data) })
-            : `#${d.seq} ${d.sink} ${new Date(d.time).toISOString()} ${d.reason}\n  ${d.data.length > 300 ? d.data.slice(0, 300) + "…" : d.data}`
-        )
-      }
-    }).pipe(Effect.provide(storeOnly))
-  )
-
 const replay = (given: Given) => {
   const seqs = given.args.map(Number)
   const sink = Option.fromNullable(sinkOf(given))
@@ -387,10 +310,6 @@ export const runGiven = (given: Given) => {
       return run(given)
     case "extract":
       return extract(given)
-    case "status":
-      return status(given)
-    case "dead-letters list":
-      return list(given)
     case "dead-letters replay":
       return replay(given)
     default:

@@ -6,13 +6,14 @@
  *
  * @internal
  */
-import * as Sqlite from "../DedupeStore/Sqlite.js"
-import * as Env from "../Env.js"
+// The tables alone, not their modules: help and a bad command line load none of the vacuum.
+import * as ConsoleSink from "../internal/settings/console.js"
+import * as Env from "../internal/settings/env.js"
+import * as FileSink from "../internal/settings/file.js"
+import * as Honeycomb from "../internal/settings/honeycomb.js"
+import * as Sqlite from "../internal/settings/state.js"
+import * as Vacuum from "../internal/settings/vacuum.js"
 import * as Setting from "../Setting.js"
-import * as ConsoleSink from "../Transport/Console.js"
-import * as FileSink from "../Transport/File.js"
-import * as Honeycomb from "../Transport/Honeycomb.js"
-import * as Vacuum from "../Vacuum.js"
 import type { Arg, Command, Group, Opt } from "./args.js"
 
 /**

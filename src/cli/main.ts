@@ -5,10 +5,9 @@
  *
  * @internal
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, ConfigError, Console, Effect, Exit, Layer, Logger, LogLevel } from "effect"
-import type { Given } from "./Cli.js"
-import { runGiven, settings } from "./Cli.js"
+import { settings } from "./commands.js"
+import type { Given } from "./state.js"
 import * as Signals from "./signals.js"
 
 /** A bad setting as plain lines: `bad setting KEY: what is wrong`, one a key. */
@@ -59,10 +58,23 @@ const logging = (level: string | undefined) => {
   )
 }
 
+/** The command as an Effect, loading only its own module: looking at the state file loads no delivery. */
+const commandOf = async (given: Given) => {
+  switch (given.command.path.join(" ")) {
+    case "status":
+      return (await import("./state.js")).status(given)
+    case "dead-letters list":
+      return (await import("./state.js")).list(given)
+    default:
+      return (await import("./Cli.js")).runGiven(given)
+  }
+}
+
 /** The command's exit code: 0, 1 (a reason on one line), or 128 + a signal's number. */
 const program = (given: Given) =>
-  runGiven(given).pipe(
-    Effect.provide(Layer.merge(NodeContext.layer, logging(given.logLevel))),
+  Effect.promise(() => commandOf(given)).pipe(
+    Effect.flatten,
+    Effect.provide(logging(given.logLevel)),
     Effect.exit,
     Effect.flatMap((exit): Effect.Effect<number> => {
       const signal = Signals.received()

@@ -419,7 +419,7 @@ describe("event-vacuum dead-letters", () => {
       assert.include(replay.stderr, "1 dead letter(s) back in the outbox")
       assert.deepStrictEqual(lines(replay.stdout).map((l) => JSON.parse(l).data.Action), ["Refused"])
       assert.include(cli(["dead-letters", "list", "--state-path", state]).stdout, "no dead letters")
-    }))
+    }), { timeout: 90_000 })
 
   it("says so when there is no state file", () => {
     const r = cli(["status", "--state-path", "/nonexistent/state.db"])

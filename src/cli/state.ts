@@ -1,0 +1,91 @@
+/**
+ * The commands that only look at the state file (`status`, `dead-letters
+ * list`): they load the store and nothing of delivery.
+ *
+ * @internal
+ */
+import { ConfigProvider, Console, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import { DedupeStore } from "../DedupeStore.js"
+import * as Sqlite from "../DedupeStore/Sqlite.js"
+import type { Invocation } from "./args.js"
+import { CliError } from "./input.js"
+
+/** A command as the parser read it. */
+export type Given = Extract<Invocation, { readonly _tag: "Command" }>
+
+/** Runs `effect` with the settings given as flags over the environment. */
+export const withFlags = <A, E, R>(given: Given, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (given.settings.size === 0) return effect
+  // The environment with the flags on top, as one provider: an error names one key, once.
+  const merged = new Map<string, string>()
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) merged.set(key, value)
+  for (const [key, value] of given.settings) merged.set(key, value)
+  return Effect.withConfigProvider(effect, ConfigProvider.fromMap(merged))
+}
+
+/** The store alone, on the state file: for looking and replaying, no sinks. */
+export const storeOnly = Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const filename = yield* Sqlite.filenameConfig
+      if (filename !== ":memory:" && !fs.existsSync(filename)) {
+        return yield* new CliError({ description: `no state file at ${filename} (set EVENT_VACUUM_STATE_PATH or --state-path)` })
+      }
+      return Sqlite.layer({ filename })
+    })
+  )
+
+export const status = (given: Given) =>
+  withFlags(given, Effect.gen(function*() {
+    const json = given.options.has("json")
+    const store = yield* DedupeStore
+    const marks = yield* store.watermarks()
+    const stats = yield* store.stats
+    if (json) {
+      for (const w of marks) yield* Console.log(JSON.stringify({ watermark: w }))
+      for (const s of stats) yield* Console.log(JSON.stringify({ sink: s }))
+      return
+    }
+    const sinks = [...new Set([...marks.map((w) => w.sink), ...stats.map((s) => s.sink)])].sort()
+    if (sinks.length === 0) return yield* Console.log("nothing handed off yet")
+    for (const sink of sinks) {
+      const s = stats.find((x) => x.sink === sink)
+      yield* Console.log(
+        `${sink}: ${s?.waiting ?? 0} waiting (${s?.waitingBytes ?? 0} bytes, ${s?.inFlight ?? 0} being sent), ` +
+          `${s?.deadLetters ?? 0} dead letters`
+      )
+      for (const w of marks.filter((m) => m.sink === sink)) {
+        const crons = w.crons.filter((c) => c !== "")
+        yield* Console.log(
+          `  ${w.processId}: up to ${new Date(w.timestamp).toISOString()} nonce ${w.ordinate}` +
+            `${crons.length > 0 ? ` (crons ${crons.join(", ")})` : ""}`
+        )
+      }
+    }
+  }).pipe(Effect.provide(storeOnly)))
+
+/** The `--sink` given, if any. */
+export const sinkOf = (given: Given): string | undefined => {
+  const sink = given.options.get("sink")
+  return typeof sink === "string" ? sink : undefined
+}
+
+export const list = (given: Given) =>
+  withFlags(
+    given,
+    Effect.gen(function*() {
+      const json = given.options.has("json")
+      const limit = Number(given.options.get("limit") ?? 100)
+      const store = yield* DedupeStore
+      const dead = yield* store.deadLetters({ sink: sinkOf(given), limit })
+      if (dead.length === 0 && !json) return yield* Console.log("no dead letters")
+      for (const d of dead) {
+        yield* Console.log(
+          json
+            ? JSON.stringify({ seq: d.seq, sink: d.sink, id: d.id, time: new Date(d.time).toISOString(), reason: d.reason, attempts: d.attempts, data: JSON.parse(d.data) })
+            : `#${d.seq} ${d.sink} ${new Date(d.time).toISOString()} ${d.reason}\n  ${d.data.length > 300 ? d.data.slice(0, 300) + "…" : d.data}`
+        )
+      }
+    }).pipe(Effect.provide(storeOnly))
+  )
+
