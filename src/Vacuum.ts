@@ -234,6 +234,9 @@ export const make = (
       Effect.gen(function*() {
         intake.close()
         yield* delivery.closing
+        // What was queued is stored whatever the timeout (a store that fails counts it as
+        // store_failed, so this ends); only the wait for the sinks is bounded.
+        yield* Effect.interruptible(writer.flush)
         // Finalizers run uninterruptibly; the bounded wait must be able to give up.
         if (!(yield* Effect.interruptible(drain(config.shutdownTimeout)))) {
           const waiting = delivery.accounts.filter((a) => !a.idle() && a.stopped === undefined).map((a) => a.name)

@@ -4,7 +4,7 @@ import * as Metrics from "../src/Metrics.js"
 import { DedupeStore, DedupeStoreError } from "../src/DedupeStore.js"
 import { EventStatus } from "../src/Transport.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
-import { captureLogs, event, exampleRecords, memory, record, RecordingSink, settle, start, tempDb } from "./support/harness.js"
+import { captureLogs, down, event, exampleRecords, memory, record, RecordingSink, settle, start, tempDb } from "./support/harness.js"
 
 describe("Vacuum: the example file", () => {
   it.scoped("delivers every event once, with its context, and nothing again on a second pass", () =>
@@ -250,6 +250,27 @@ describe("Vacuum: what the CU gets back", () => {
       yield* v.vacuum.flush
       assert.strictEqual((yield* v.vacuum.snapshot).discarded.store_failed, 1)
       assert.strictEqual(sink.events.length, 0)
+    }))
+})
+
+describe("Vacuum: closing", () => {
+  it.scoped("stores everything queued, whatever the shutdown timeout: only the wait for the sinks is bounded", () =>
+    Effect.gen(function*() {
+      const filename = tempDb()
+      // A slow store: each hand-off takes 200 ms, far longer than a shutdown timeout of 0.
+      const slow = Layer.effect(
+        DedupeStore,
+        Effect.map(DedupeStore, (store) =>
+          DedupeStore.of({ ...store, handOff: (sinks, items) => Effect.zipRight(Effect.sleep("200 millis"), store.handOff(sinks, items)) }))
+      ).pipe(Layer.provide(Sqlite.layer({ filename })))
+      const sink = new RecordingSink("test")
+      sink.behaviour = down("test")
+      const v = yield* start(slow, [sink], { shutdownTimeout: 0, storeLinger: 0 })
+      const records = exampleRecords()
+      for (const r of records) v.vacuum.unsafeVacuum(r)
+      yield* v.close
+      const stats = yield* Effect.flatMap(DedupeStore, (store) => store.stats).pipe(Effect.provide(Sqlite.layer({ filename })))
+      assert.strictEqual(stats.find((x) => x.sink === "test")?.waiting, 121)
     }))
 })
 
