@@ -10,6 +10,7 @@
 import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import { DedupeStore } from "../DedupeStore.js"
+import * as Sqlite from "../DedupeStore/Sqlite.js"
 import * as Env from "../Env.js"
 import type { LineCounts } from "../Extractor.js"
 import { defaultLimits, rejectedOutcomes } from "../Extractor.js"
@@ -37,7 +38,35 @@ const enabledForCli = Setting.configOf({ ...Env.settings.enabled, default: Optio
 
 const drainTimeout = Setting.configOf(cliSettings.drainTimeout)
 
-const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => Env.layer({ enabled })))
+/**
+ * The vacuum as run and replay use it. They wait for delivery themselves
+ * (the drain timeout, or the shutdown timeout after a signal), so closing
+ * stores what is queued and does not wait for the sinks a second time.
+ */
+const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) =>
+  enabled
+    ? Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings), (values) => ({ ...values, shutdownTimeout: 0 }))).pipe(
+      Layer.provide(Layer.merge(Sqlite.layerConfig(), Env.transportLayer))
+    )
+    : Vacuum.layerDisabled))
+
+/** Where what is left waits: the state file, or nowhere once this run ends. */
+const leftFor = Effect.map(
+  Sqlite.filenameConfig,
+  (filename) =>
+    filename === ":memory:"
+      ? "the state is in memory (EVENT_VACUUM_STATE_PATH=:memory:), so they are lost when this run ends"
+      : "they stay in the state file and go on the next run"
+)
+
+/**
+ * Lines that were not evaluation records make the exit non-zero: whatever
+ * events they held were not read. Each was named by its number already.
+ */
+const refuseBadLines = (bad: number): Effect.Effect<void, CliError> =>
+  bad === 0 ? Effect.void : new CliError({
+    description: `${bad} line(s) were not evaluation records (each is named above); the events they may hold were not read`
+  })
 
 /** The first line of a summary: records, events, rejected lines. */
 const recordsLine = (
@@ -102,7 +131,7 @@ export const summary = (s: Snapshot, badLines: number): string => {
   const out = [recordsLine(s.evaluations, s.events, s.lines, badLines)]
   for (const sink of s.sinks) {
     out.push(
-      `  ${sink.name}: ${sink.delivered} delivered, ${sink.duplicates} already sent, ${sink.waiting} waiting, ` +
+      `  ${sink.name}: ${sink.delivered} delivered, ${sink.duplicates} seen before, ${sink.waiting} waiting, ` +
         `${sink.deadLettered} dead-lettered${
           sink.stopped !== undefined ? ` (stopped: ${sink.stopped})` : sink.lastError !== undefined ? ` (failing: ${sink.lastError})` : ""
         }`
@@ -206,7 +235,7 @@ const run = (given: Given) => {
         const waiting = undelivered(snapshot)
         return yield* new CliError({
           description: `stopped by ${signal}; ${
-            waiting === 0 ? "every event read was delivered" : `${waiting} event(s) still waiting stay in the state file for the next run`
+            waiting === 0 ? "every event read was delivered" : `${waiting} event(s) still waiting: ${yield* leftFor}`
           }`
         })
       }
@@ -220,9 +249,10 @@ const run = (given: Given) => {
       const waiting = undelivered(snapshot)
       if (!done || waiting > 0) {
         return yield* new CliError({
-          description: `${waiting} event(s) still waiting for delivery; they stay in the state file and go on the next run`
+          description: `${waiting} event(s) still waiting for delivery; ${yield* leftFor}`
         })
       }
+      yield* refuseBadLines(tally.bad + snapshot.evaluations.invalid)
     })).pipe(Effect.provide(vacuumLayer)))
   )
 }
@@ -247,6 +277,7 @@ const extract = (given: Given) =>
     }), tally)
     const c = intake.counts()
     yield* Console.error(recordsLine(c, c, c.lines, tally.bad))
+    yield* refuseBadLines(tally.bad + c.invalid)
   }))
 
 const replay = (given: Given) => {

@@ -51,12 +51,12 @@ describe("event-vacuum run", () => {
     assert.strictEqual(events.length, 121)
     assert.strictEqual(new Set(events.map((e) => e.data.eventId)).size, 121)
     assert.include(first.stderr, SUMMARY)
-    assert.include(first.stderr, "console: 121 delivered, 0 already sent, 0 waiting, 0 dead-lettered")
+    assert.include(first.stderr, "console: 121 delivered, 0 seen before, 0 waiting, 0 dead-lettered")
 
     const second = cli(["run", example], { env })
     assert.strictEqual(second.code, 0, second.stderr)
     assert.strictEqual(second.stdout, "")
-    assert.include(second.stderr, "console: 0 delivered, 121 already sent, 0 waiting, 0 dead-lettered")
+    assert.include(second.stderr, "console: 0 delivered, 121 seen before, 0 waiting, 0 dead-lettered")
 
     const status = cli(["status", "--state-path", state])
     assert.strictEqual(status.code, 0, status.stderr)
@@ -64,18 +64,25 @@ describe("event-vacuum run", () => {
     assert.include(status.stdout, "XPROC0_pppppppppppppppppppppppppppppppppppp: up to 2024-09-22T10:16:59.819Z nonce 63")
   })
 
-  it("reads stdin, and reports bad lines by number without stopping", () => {
+  it("reads stdin, reports bad lines by number without stopping, and exits 1 for them", () => {
     const records = lines(fs.readFileSync(example, "utf8"))
     const input = [records[0], "not json", records[1], "{\"processId\": 1}", ...records.slice(2)].join("\n") + "\n"
     const r = cli(["run"], {
       env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" },
       input
     })
-    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(r.code, 1, r.stderr)
     assert.strictEqual(lines(r.stdout).length, 121)
     assert.include(r.stderr, "event-vacuum: stdin:2: not JSON")
     assert.match(r.stderr, /event-vacuum: stdin:4: Invalid evaluation record: processId: Expected string, actual 1/)
     assert.include(r.stderr, "136 records (2 bad, 12 read-only skipped), 121 events")
+    assert.strictEqual(lines(r.stderr).at(-1), "event-vacuum: 2 line(s) were not evaluation records (each is named above); the events they may hold were not read")
+    // A file of bad lines only, through run and extract alike.
+    for (const command of ["run", "extract"]) {
+      const worse = cli([command], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" }, input: "not json\n[1, 2]\n" })
+      assert.strictEqual(worse.code, 1, `${command}: ${worse.stderr}`)
+      assert.include(worse.stderr, "2 line(s) were not evaluation records", command)
+    }
   })
 
   it("takes settings as flags, and a flag wins over the environment", () => {
@@ -158,13 +165,13 @@ describe("event-vacuum run", () => {
     })
     const one = cli(["run", input], { env: env("a.db", "100000") })
     assert.strictEqual(one.code, 0, one.stderr)
-    assert.include(one.stderr, "file: 5000 delivered, 0 already sent, 0 waiting")
+    assert.include(one.stderr, "file: 5000 delivered, 0 seen before, 0 waiting")
     assert.notInclude(one.stderr, "not stored")
     assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 5_000)
     fs.rmSync(out)
     const small = cli(["run", example], { env: env("b.db", "1000") })
     assert.strictEqual(small.code, 0, small.stderr)
-    assert.include(small.stderr, "file: 121 delivered, 0 already sent, 0 waiting")
+    assert.include(small.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
     assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
   })
 
@@ -219,6 +226,7 @@ describe("event-vacuum run", () => {
     assert.notInclude(r.stderr, "stdin:1:")
     assert.match(r.stderr, /event-vacuum: stdin:2: Invalid evaluation record/)
     assert.include(r.stderr, "event-vacuum: 2 records (1 bad, 0 read-only skipped)")
+    assert.strictEqual(r.code, 1, r.stderr)
     // No input, or the vacuum off: nothing is opened or created, and it says why.
     const state = path.join(dir, "never.db")
     const missing = cli(["run", path.join(dir, "missing.ndjson")], { env: { EVENT_VACUUM_STATE_PATH: state } })
@@ -253,11 +261,11 @@ describe("event-vacuum run", () => {
     assert.include(warned("file")[0], "EISDIR")
     assert.strictEqual(warned("honeycomb").length, 1, r.stderr)
     assert.include(warned("honeycomb")[0], "ECONNREFUSED")
-    assert.match(r.stderr, /file: 0 delivered, 0 already sent, 121 waiting, 0 dead-lettered \(failing: Unavailable: .*EISDIR/)
-    assert.match(r.stderr, /honeycomb: 0 delivered, 0 already sent, 121 waiting, 0 dead-lettered \(failing: Unavailable: .*ECONNREFUSED/)
+    assert.match(r.stderr, /file: 0 delivered, 0 seen before, 121 waiting, 0 dead-lettered \(failing: Unavailable: .*EISDIR/)
+    assert.match(r.stderr, /honeycomb: 0 delivered, 0 seen before, 121 waiting, 0 dead-lettered \(failing: Unavailable: .*ECONNREFUSED/)
   })
 
-  it("exits non-zero on an unreadable file, and when events are left undelivered", () => {
+  it("exits non-zero on an unreadable file, and when events are left undelivered", { timeout: 90_000 }, () => {
     const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)
     assert.include(missing.stderr, "cannot read /nonexistent/records.ndjson")
@@ -272,12 +280,26 @@ describe("event-vacuum run", () => {
         EVENT_VACUUM_FILE_PATH: path.join(blocker, "events.ndjson"),
         EVENT_VACUUM_FLUSH_INTERVAL: "10 millis",
         EVENT_VACUUM_DRAIN_TIMEOUT: "1 second",
-        EVENT_VACUUM_SHUTDOWN_TIMEOUT: "100 millis"
+        // The run waits its drain timeout, once: closing does not wait for the sink again (with
+        // a wait of ten minutes, the child would be killed by cli's own time limit of a minute).
+        EVENT_VACUUM_SHUTDOWN_TIMEOUT: "10 minutes"
       }
     })
-    assert.strictEqual(stuck.code, 1)
-    assert.include(stuck.stderr, "file: 0 delivered, 0 already sent, 121 waiting")
-    assert.include(stuck.stderr, "121 event(s) still waiting for delivery")
+    assert.strictEqual(stuck.code, 1, stuck.stderr)
+    assert.include(stuck.stderr, "file: 0 delivered, 0 seen before, 121 waiting")
+    assert.include(stuck.stderr, "121 event(s) still waiting for delivery; they stay in the state file and go on the next run")
+    // With the state in memory, it does not say they stay anywhere.
+    const inMemory = cli(["run", example], {
+      env: {
+        EVENT_VACUUM_STATE_PATH: ":memory:",
+        EVENT_VACUUM_TRANSPORTS: "file",
+        EVENT_VACUUM_FILE_PATH: path.join(blocker, "events.ndjson"),
+        EVENT_VACUUM_DRAIN_TIMEOUT: "1 second"
+      }
+    })
+    assert.strictEqual(inMemory.code, 1, inMemory.stderr)
+    assert.include(inMemory.stderr, "121 event(s) still waiting for delivery; the state is in memory (EVENT_VACUUM_STATE_PATH=:memory:), so they are lost when this run ends")
+    assert.notInclude(inMemory.stderr, "state file")
   })
 })
 
@@ -307,7 +329,7 @@ describe("event-vacuum run: signals", () => {
     const r = await run.exited
     assert.strictEqual(r.code, 143, r.stderr)
     assert.include(r.stderr, SUMMARY)
-    assert.include(r.stderr, "file: 121 delivered, 0 already sent, 0 waiting")
+    assert.include(r.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
     assert.include(r.stderr, "event-vacuum: stopped by SIGTERM; every event read was delivered")
     assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
   })
@@ -359,13 +381,14 @@ describe("event-vacuum extract", () => {
     const records = fs.readFileSync(example, "utf8").split("\n").filter((l) => l.length > 0)
     const input = ["not json", records[0], "", "{\"processId\":\"P\"}", ...records.slice(1)].join("\r\n") + "\r\n"
     const r = cli(["extract", "-"], { input })
-    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(r.code, 1, r.stderr)
     assert.strictEqual(lines(r.stdout).length, 121)
     const errors = lines(r.stderr)
     assert.strictEqual(errors[0], "event-vacuum: stdin:1: not JSON")
     assert.match(errors[1]!, /^event-vacuum: stdin:4: Invalid evaluation record: ordinate: is missing/)
     assert.strictEqual(errors[2], "event-vacuum: 136 records (2 bad, 12 read-only skipped), 121 events (12 repaired), lines rejected: none")
-    assert.strictEqual(errors.length, 3)
+    assert.strictEqual(errors[3], "event-vacuum: 2 line(s) were not evaluation records (each is named above); the events they may hold were not read")
+    assert.strictEqual(errors.length, 4)
   })
 })
 

@@ -97,7 +97,7 @@ describe("contention: two vacuums on one state file", () => {
       assert.strictEqual(ids.length, new Set(ids).size, "no event accepted twice")
       assert.deepStrictEqual(new Set(ids), new Set(expected.keys()))
       const [s1, s2] = [yield* one.snapshot, yield* two.snapshot]
-      // Each evaluation was handed off by exactly one of them; the other found it already sent.
+      // Each evaluation was handed off by exactly one of them; the other found it already handed off.
       assert.strictEqual(s1.sinks[0]!.handedOff + s2.sinks[0]!.handedOff, expected.size)
       assert.isAbove(s1.sinks[0]!.duplicates + s2.sinks[0]!.duplicates, 0)
     }), { timeout: 120_000 * scale })

@@ -125,7 +125,7 @@ export const deliver = (
           return Effect.zipRight(
             Metric.increment(errorsOf(account, reason)),
             say
-              ? Effect.logWarning(`sink ${name}: cannot send (${cause}); retrying, the events wait in the state file`)
+              ? Effect.logWarning(`sink ${name}: cannot send (${cause}); retrying; its events wait in the store`)
               : Effect.logDebug(`sink ${name}: a send of ${claim.size} event(s) failed`, failure)
           )
         })
