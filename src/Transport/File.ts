@@ -26,7 +26,8 @@ export interface Options {
 
 /**
  * The file sink. The file and its folder are created when missing; each batch
- * is appended with one write and synced before it is acknowledged.
+ * is appended with one write and synced before it is acknowledged (a device
+ * or a pipe, such as `/dev/null` or `/dev/stdout`, is written, not synced).
  *
  * @since 0.1.0
  */
@@ -45,7 +46,8 @@ export const make = (options: Options): Effect.Effect<Sink, never, FileSystem.Fi
           yield* fs.makeDirectory(path.dirname(options.path), { recursive: true })
           const file = yield* fs.open(options.path, { flag: "a" })
           yield* file.writeAll(bytes)
-          yield* file.sync
+          // A file is synced; a device or a pipe (/dev/null, /dev/stdout, a FIFO) has nothing to sync.
+          if ((yield* file.stat).type === "File") yield* file.sync
         })
       ).pipe(Effect.mapError(unavailable))
 

@@ -39,10 +39,14 @@ const levels: Record<string, LogLevel.LogLevel> = {
   none: LogLevel.None
 }
 
+/** Log lines the commands say in their own words. */
+const said = ["skipped an evaluation record that does not decode", "closing with events still waiting"]
+
 /**
  * Logs go to stderr, warnings and errors unless --log-level says otherwise: a
- * sink's failing cause is said once, as a warning. A bad record is reported
- * by its line number already, so the vacuum's own warning of it is left out.
+ * sink's failing cause is said once, as a warning. What the commands say in
+ * their own words is left out of the log: a bad record (reported by its line
+ * number) and events left waiting at the close (the last line says it).
  */
 const logging = (level: string | undefined) => {
   const stderr = Logger.withConsoleError(Logger.logfmtLogger)
@@ -51,7 +55,7 @@ const logging = (level: string | undefined) => {
       Logger.defaultLogger,
       Logger.make((options) => {
         const text = Array.isArray(options.message) ? options.message.join(" ") : String(options.message)
-        if (!text.includes("skipped an evaluation record that does not decode")) stderr.log(options)
+        if (!said.some((known) => text.includes(known))) stderr.log(options)
       })
     ),
     Logger.minimumLogLevel(levels[level ?? "warning"] ?? LogLevel.Warning)

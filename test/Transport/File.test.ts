@@ -1,6 +1,7 @@
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -29,6 +30,21 @@ describe("File sink", () => {
       assertJsonLine(lines[0]!, plain)
       assertJsonLine(lines[1]!, cronFailed)
       assertJsonLine(lines[2]!, plain)
+    }).pipe(Effect.provide(platform)))
+
+  it.effect("writes to a device or a pipe without syncing it: /dev/null and a FIFO accept every event", () =>
+    Effect.gen(function*() {
+      assertAllAccepted(yield* (yield* FileSink.make({ path: "/dev/null" })).send([plain, cronFailed]), 2)
+      // A FIFO with a reader: the lines reach the reader.
+      const fifo = path.join(tempDir(), "events.fifo")
+      execFileSync("mkfifo", [fifo])
+      const reader = new Promise<string>((resolve, reject) => {
+        let text = ""
+        fs.createReadStream(fifo, "utf8").on("data", (chunk) => (text += chunk)).on("end", () => resolve(text)).on("error", reject)
+      })
+      assertAllAccepted(yield* (yield* FileSink.make({ path: fifo })).send([plain]), 1)
+      const text = yield* Effect.promise(() => reader)
+      assertJsonLine(text.trimEnd(), plain)
     }).pipe(Effect.provide(platform)))
 
   it.effect("appends to a file that already has lines", () =>
