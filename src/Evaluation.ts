@@ -33,28 +33,41 @@ const NumberLike = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
 const MAX_TIME = 8.64e15
 
 /**
- * Epoch milliseconds within what a `Date` can hold. A timestamp is a
- * position in the process's history: one far off would move its watermark
+ * Epoch milliseconds, an integer within what a `Date` can hold. A timestamp is
+ * a position in the process's history: one far off would move its watermark
  * past every real evaluation, so it is refused at the door.
  */
 const Timestamp = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
-  Schema.filter((n) => Number.isFinite(n) && n >= 0 && n <= MAX_TIME),
+  Schema.filter((n) => Number.isInteger(n) && n >= 0 && n <= MAX_TIME),
   Schema.annotations({
     identifier: "Timestamp",
     message: (issue) => ({
-      message: `Expected epoch milliseconds from 0 to 8.64e15 (a number or numeric string), actual ${formatActual(issue.actual)}`,
+      message: `Expected epoch milliseconds as an integer from 0 to 8.64e15 (a number or numeric string), actual ${formatActual(issue.actual)}`,
       override: true
     })
   })
 )
 
-/** An ordinate the CU may give as a number or a string; always decodes to a string. */
+const DIGITS = /^[0-9]+$/
+
+/**
+ * The message's nonce: decimal digits, given as a string (leading zeros and any
+ * length kept as they are) or as a non-negative safe integer (decoded to its
+ * digits). It is a position: anything else would compare as text, so that
+ * every later evaluation would count as already handed off.
+ */
 const Ordinate = Schema.Union(
   Schema.String,
-  Schema.transform(Schema.Number, Schema.String, { strict: true, decode: String, encode: Number })
+  Schema.transform(Schema.NonNegativeInt, Schema.String, { strict: true, decode: String, encode: Number })
 ).pipe(
-  Schema.filter((s) => s.length > 0, { message: () => "Expected a non-empty ordinate" }),
-  Schema.annotations({ identifier: "Ordinate" })
+  Schema.filter((s) => DIGITS.test(s)),
+  Schema.annotations({
+    identifier: "Ordinate",
+    message: (issue) => ({
+      message: `Expected the message's nonce as decimal digits (a string or a non-negative integer up to 2^53 - 1), actual ${formatActual(issue.actual)}`,
+      override: true
+    })
+  })
 )
 
 /**
@@ -154,6 +167,8 @@ const isPlainObject = (u: unknown): u is Record<string, unknown> =>
 
 const finite = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
 
+const integer = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u)
+
 /** `null` for absent or null, the number when finite; `undefined` when the schema must decide. */
 const nullableNumber = (o: Record<string, unknown>, key: string): number | null | undefined => {
   if (!has.call(o, key)) return null
@@ -179,8 +194,8 @@ const decodeCommon = (input: unknown): Evaluation | undefined => {
   if (!isPlainObject(input)) return undefined
   const { processId, ordinate, timestamp, output } = input
   if (typeof processId !== "string" || processId.length === 0) return undefined
-  if (typeof ordinate !== "string" || ordinate.length === 0) return undefined
-  if (!finite(timestamp) || timestamp < 0 || timestamp > MAX_TIME) return undefined
+  if (typeof ordinate !== "string" || !DIGITS.test(ordinate)) return undefined
+  if (!integer(timestamp) || timestamp < 0 || timestamp > MAX_TIME) return undefined
   const messageId = nullableString(input, "messageId")
   const cron = nullableString(input, "cron")
   const blockHeight = nullableNumber(input, "blockHeight")

@@ -3,8 +3,7 @@ import { Either } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { contextKeys, contextPrefix, enrich, eventId, reservedKeys } from "../src/Enrich.js"
-import type { Evaluation } from "../src/Evaluation.js"
-import { decodeSync, logText } from "../src/Evaluation.js"
+import { decodeSync, Evaluation, logText } from "../src/Evaluation.js"
 import { defaultLimits, extract } from "../src/Extractor.js"
 
 const rawRecords = (): Array<Record<string, unknown>> =>
@@ -22,6 +21,14 @@ const decoded = (input: unknown): Evaluation => {
 const raw = rawRecords()
 const P0 = "XPROC0_pppppppppppppppppppppppppppppppppppp"
 const P1 = "XPROC1_pppppppppppppppppppppppppppppppppppp"
+
+/**
+ * The record as decoded, but with an ordinate the decoder refuses (it is not the message's nonce),
+ * built without validation: `eventId` and `contextPrefix` take any string, and these pin what
+ * they make of one.
+ */
+const unchecked = (input: Record<string, unknown>, ordinate: string): Evaluation =>
+  new Evaluation({ ...decoded({ ...input, ordinate: "0" }), ordinate }, true)
 
 /** The example record of a process at an ordinate (and cron), as found in the file. */
 const example = (processId: string, ordinate: string, cron: string | null = null): Record<string, unknown> => {
@@ -67,15 +74,16 @@ describe("eventId: golden values", () => {
     ["three events of XPROC1, line 0", decoded(example(P1, "30")), 0, "RZe7tJGu9Xhrl3xkyUmKFB"],
     ["three events of XPROC1, line 1", decoded(example(P1, "30")), 1, "2wjMJRshdr37Ilbe1jEYu9"],
     ["three events of XPROC1, line 2", decoded(example(P1, "30")), 2, "X4D58bD2rqSYaVoGeI5bjY"],
+    // No longer decodable (the ordinate is not a nonce), built unchecked: the id hashes any ordinate text as it is.
     [
       "a hand-made record with a non-numeric ordinate",
-      decoded({ processId: P0, messageId: "MSG_X", ordinate: "a7:retry", cron: null, timestamp: 1727000300000, output: { Output: "", GasUsed: 3, memorySize: null } }),
+      unchecked({ processId: P0, messageId: "MSG_X", cron: null, timestamp: 1727000300000, output: { Output: "", GasUsed: 3, memorySize: null } }, "a7:retry"),
       0,
       "fI1w7WbiASZJRUDTeAQS5T"
     ],
     [
       "the same, line 4",
-      decoded({ processId: P0, messageId: "MSG_X", ordinate: "a7:retry", cron: null, timestamp: 1727000300000, output: { Output: "", GasUsed: 3, memorySize: null } }),
+      unchecked({ processId: P0, messageId: "MSG_X", cron: null, timestamp: 1727000300000, output: { Output: "", GasUsed: 3, memorySize: null } }, "a7:retry"),
       4,
       "JVBT7MU_UsGeLIXrwSKSqW"
     ]
@@ -142,8 +150,12 @@ describe("contextPrefix", () => {
   })
 
   it("writes the nonce as a number for a digit ordinate and as a string otherwise", () => {
+    // What the decoder refuses is built unchecked: the prefix stays valid JSON whatever the ordinate.
     const nonce = (ordinate: unknown): string => {
-      const prefix = contextPrefix(made({ ordinate }), false)
+      const e = typeof ordinate === "number" || /^[0-9]+$/.test(String(ordinate))
+        ? made({ ordinate })
+        : unchecked({ processId: "P", timestamp: 1727000000000, output: { Output: "" } }, String(ordinate))
+      const prefix = contextPrefix(e, false)
       return prefix.slice(prefix.indexOf(",\"nonce\":") + 9, prefix.indexOf(",\"timestamp\":"))
     }
     const cases: Array<[unknown, string]> = [

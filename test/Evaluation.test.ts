@@ -76,7 +76,7 @@ describe("Evaluation", () => {
     })
     assert.deepStrictEqual(error.issues, [
       "processId: Expected string, actual 42",
-      "timestamp: Expected epoch milliseconds from 0 to 8.64e15 (a number or numeric string), actual \"soon\"",
+      "timestamp: Expected epoch milliseconds as an integer from 0 to 8.64e15 (a number or numeric string), actual \"soon\"",
       "output.GasUsed: Expected a finite number or numeric string, actual \"lots\""
     ])
     assert.include(error.message, "output.GasUsed")
@@ -84,12 +84,41 @@ describe("Evaluation", () => {
 
   it("refuses non-finite numbers and empty ordinates", () => {
     assert.deepStrictEqual(decodeErr({ ...base, timestamp: "Infinity" }).issues, [
-      "timestamp: Expected epoch milliseconds from 0 to 8.64e15 (a number or numeric string), actual \"Infinity\""
+      "timestamp: Expected epoch milliseconds as an integer from 0 to 8.64e15 (a number or numeric string), actual \"Infinity\""
     ])
     assert.deepStrictEqual(decodeErr({ ...base, GasUsed: 1, output: { ...base.output, GasUsed: "Infinity" } }).issues, [
       "output.GasUsed: Expected a finite number or numeric string, actual \"Infinity\""
     ])
     assert.match(decodeErr({ ...base, ordinate: "" }).issues[0]!, /^ordinate: /)
+  })
+
+  it("refuses an ordinate that is not the message's nonce, by name", () => {
+    // Any text would compare as text against the digits of a watermark: "abc" sits above every
+    // nonce, so every later evaluation of the process would count as already handed off.
+    for (const ordinate of ["abc", "-5", -5, 1.5, "1.5", " 7", "7 ", "", "a7:retry", "1e3", "0x1F", "٣", 2 ** 53, null, true, {}]) {
+      assert.deepStrictEqual(decodeErr({ ...base, ordinate }).issues, [
+        `ordinate: Expected the message's nonce as decimal digits (a string or a non-negative integer up to 2^53 - 1), actual ${JSON.stringify(ordinate)}`
+      ], String(ordinate))
+    }
+    for (const ordinate of [Infinity, NaN]) {
+      assert.match(decodeErr({ ...base, ordinate }).issues[0]!, /^ordinate: Expected the message's nonce as decimal digits/, String(ordinate))
+    }
+  })
+
+  it("refuses a fractional timestamp, by name", () => {
+    for (const timestamp of [1.5, "1.5", 1727000002464.5, "1727000002464.5"]) {
+      assert.deepStrictEqual(decodeErr({ ...base, timestamp }).issues, [
+        `timestamp: Expected epoch milliseconds as an integer from 0 to 8.64e15 (a number or numeric string), actual ${JSON.stringify(timestamp)}`
+      ], String(timestamp))
+    }
+  })
+
+  it("takes every form of a nonce and of a timestamp the CU gives, as before", () => {
+    const long = "1234567890123456789012345"
+    const cases: Array<[unknown, string]> = [["0", "0"], ["007", "007"], ["7", "7"], [7, "7"], [0, "0"], [long, long], [Number.MAX_SAFE_INTEGER, "9007199254740991"]]
+    for (const [ordinate, decoded] of cases) assert.strictEqual(decodeOk({ ...base, ordinate }).ordinate, decoded, String(ordinate))
+    assert.strictEqual(decodeOk({ ...base, timestamp: "1727000002464" }).timestamp, 1727000002464)
+    assert.strictEqual(decodeOk({ ...base, timestamp: 1727000002464 }).timestamp, 1727000002464)
   })
 
   it("refuses a timestamp no Date can hold, or before 1970", () => {
@@ -223,9 +252,16 @@ describe("decodeSync: the fast path agrees with the schema", () => {
   const finiteArb = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0, 109903872))
   const timeArb = fc.oneof(
     fc.integer({ min: 0, max: 2_000_000_000_000 }),
-    fc.double({ min: 0, max: 8.64e15, noNaN: true }),
-    fc.constantFrom(0, 8.64e15, 1727000002464)
+    fc.integer({ min: 0, max: 8.64e15 }),
+    fc.constantFrom(0, -0, 8.64e15, 1727000002464)
   )
+  // Nonces: digits of any length, leading zeros kept; as numbers, the safe non-negative integers.
+  const digitsArb = fc.oneof(
+    { arbitrary: fc.nat().map(String), weight: 3 },
+    fc.stringMatching(/^[0-9]{1,30}$/),
+    fc.constantFrom("0", "007", "9007199254740993", "1234567890123456789012345")
+  )
+  const nonceNumberArb = fc.oneof(fc.nat(), fc.maxSafeNat(), fc.constantFrom(0, -0, Number.MAX_SAFE_INTEGER))
   const extraKeys = fc.dictionary(fc.constantFrom("extra", "Messages", "Spawns", "Assignments", "test", "x"), fc.jsonValue({ maxDepth: 1 }), {
     maxKeys: 2
   })
@@ -259,7 +295,7 @@ describe("decodeSync: the fast path agrees with the schema", () => {
       fc.record({
         processId: fc.string({ minLength: 1 }),
         messageId: optional(fc.oneof(fc.string(), fc.constant(null))),
-        ordinate: everyForm ? fc.oneof(fc.string({ minLength: 1 }), fc.nat(), fc.integer(), fc.double()) : fc.string({ minLength: 1 }),
+        ordinate: everyForm ? fc.oneof(digitsArb, nonceNumberArb) : digitsArb,
         cron: optional(fc.oneof(fc.constant(null), fc.string(), fc.constantFrom("0-10-minutes", "1-10-minutes"))),
         timestamp: everyForm ? fc.oneof({ arbitrary: timeArb, weight: 3 }, numericString(timeArb)) : timeArb,
         blockHeight: optional(fc.oneof(fc.constant(null), number)),
@@ -274,8 +310,8 @@ describe("decodeSync: the fast path agrees with the schema", () => {
   // A valid record with exactly one field broken in one way: the schema must refuse it.
   const breaks: Record<string, ReadonlyArray<unknown>> = {
     processId: [absent, "", 42, null],
-    ordinate: [absent, "", null, true, {}],
-    timestamp: [absent, -1, 8.64e15 + 1, Infinity, NaN, "soon", "", "Infinity", null, true],
+    ordinate: [absent, "", null, true, {}, "abc", "-5", -5, -1, 1.5, "1.5", " 7", "7\n", "a7:retry", "1e3", 2 ** 53, Infinity, NaN],
+    timestamp: [absent, -1, 8.64e15 + 1, Infinity, NaN, "soon", "", "Infinity", null, true, 1.5, "1.5", 1727000002464.5],
     messageId: [42, true, {}],
     cron: [42, false, []],
     blockHeight: ["x", Infinity, NaN, true, ""],

@@ -69,6 +69,28 @@ describe("Vacuum: positions", () => {
       assert.strictEqual(sink.events.length, 5)
     }))
 
+  it.scoped("refuses an ordinate that is not a nonce: an invalid record naming it, nothing stored, later nonces still delivered", () =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const v = yield* start(memory(), [sink])
+      // As text, "abc" would sit above every nonce: the evaluations after it would count as sent.
+      const bad = yield* v.vacuum.vacuum(record({ ordinate: "abc", timestamp: 1000, lines: [event({ n: "abc" })] }))
+      assert.strictEqual(bad.outcome, "invalid_record")
+      assert.strictEqual(bad.events, 0)
+      assert.match(bad.reason!, /ordinate: Expected the message's nonce as decimal digits .*actual "abc"/)
+      yield* settle(v)
+      assert.deepStrictEqual(yield* v.store.watermarks(), [])
+      assert.deepStrictEqual(yield* v.store.stats, [])
+      assert.deepInclude((yield* v.vacuum.snapshot).evaluations, { received: 1, invalid: 1 })
+      assert.deepInclude((yield* v.vacuum.snapshot).sinks[0]!, { handedOff: 0, delivered: 0 })
+      assert.strictEqual(sink.events.length, 0)
+
+      const good = yield* v.vacuum.vacuum(record({ ordinate: 2, timestamp: 1000, lines: [event({ n: 2 })] }))
+      assert.strictEqual(good.outcome, "queued")
+      yield* settle(v)
+      assert.deepStrictEqual(sink.fields().map((f) => [f.nonce, f.n]), [[2, 2]])
+    }))
+
   it.scoped("adds the context and no event can spoof it", () =>
     Effect.gen(function*() {
       const sink = new RecordingSink("test")
@@ -106,7 +128,7 @@ describe("Vacuum: what the CU gets back", () => {
       const v = yield* start(memory(), [sink])
       const ro = yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({})], readOnly: true }))
       assert.strictEqual(ro.outcome, "read_only")
-      const bad = yield* v.vacuum.vacuum({ processId: "P", ordinate: "x" })
+      const bad = yield* v.vacuum.vacuum({ processId: "P", ordinate: "1" })
       assert.strictEqual(bad.outcome, "invalid_record")
       assert.include(bad.reason, "timestamp")
       const junk = yield* v.vacuum.vacuum("not a record")
