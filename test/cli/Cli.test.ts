@@ -1,6 +1,6 @@
 /**
  * The `event-vacuum` command line, run as users run it: a child process
- * (through tsx, so no build is needed), real files, real exit codes.
+ * (the built binary, `node dist/cli/bin.js`), real files, real exit codes.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import { settings } from "../../src/cli/Cli.js"
-import { cli as spawnCli, sleep } from "../support/guarantees.js"
+import { bin, cli as spawnCli, sleep } from "../support/guarantees.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
 const repo = fileURLToPath(new URL("../..", import.meta.url))
@@ -26,7 +26,7 @@ interface Result {
 
 /** Runs the CLI with a clean environment (plus `env`) from a temp folder. */
 const cli = (args: ReadonlyArray<string>, options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Result => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repo, "src/cli/bin.ts"), ...args], {
+  const r = spawnSync(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? repo,
     env: { PATH: process.env.PATH ?? "", ...options.env },
     input: options.input ?? "",
@@ -178,7 +178,7 @@ describe("event-vacuum run", () => {
   it("on a terminal, the console sink's events are not broken by a progress line", () => {
     const dir = tempDir()
     // `script` gives the CLI a terminal for stdout and stderr, as a user's shell does.
-    const command = [process.execPath, "--import", "tsx", path.join(repo, "src/cli/bin.ts"), "run", example]
+    const command = [process.execPath, bin, "run", example]
       .map((a) => `'${a}'`).join(" ")
     const r = spawnSync("script", ["-qec", command, "/dev/null"], {
       cwd: repo,

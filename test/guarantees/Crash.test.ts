@@ -55,7 +55,7 @@ describe("crash: SIGKILL at random moments, restarted on the same state", () => 
         const startedAt = Date.now()
         const requestsBefore = hc.requests.length
         // Every other kill waits for this run's first request, then lands while it sends;
-        // the others land anywhere (startup with tsx and the migration takes most of a second).
+        // the others land anywhere (startup and the migration take a good part of a second).
         const whileSending = k % 2 === 0
         const moment = whileSending
           ? (async () => {

@@ -89,9 +89,12 @@ export interface Child {
   readonly stdin: NodeJS.WritableStream | null
 }
 
-/** `event-vacuum <args>` as a child process (through tsx), with only PATH and `env` in its environment. */
+/** The built `event-vacuum`, as users run it (the tests' global setup builds it). */
+export const bin = path.join(repo, "dist/cli/bin.js")
+
+/** `event-vacuum <args>` as a child process (`node dist/cli/bin.js`), with only PATH and `env` in its environment. */
 export const cli = (args: ReadonlyArray<string>, env: Record<string, string>, options: { readonly stdin?: boolean } = {}): Child => {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(repo, "src/cli/bin.ts"), ...args], {
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd: repo,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: [options.stdin === true ? "pipe" : "ignore", "pipe", "pipe"]
