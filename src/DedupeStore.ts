@@ -64,7 +64,25 @@ export interface DeadLetter extends OutboundEvent {
 }
 
 /**
- * A sink's outbox and dead letters, as counts.
+ * Why a sink does not deliver, and since when (epoch ms).
+ *
+ * @since 0.2.0
+ */
+export interface SinkTrouble {
+  readonly cause: string
+  readonly since: number
+}
+
+/**
+ * What the store keeps of a sink that does not deliver: its last attempts
+ * failed (it is retried), or it stopped for good (until its setting is fixed).
+ *
+ * @since 0.2.0
+ */
+export type SinkCondition = { readonly failing: SinkTrouble } | { readonly stopped: SinkTrouble }
+
+/**
+ * A sink's outbox and dead letters, as counts, and its condition when it does not deliver.
  *
  * @since 0.1.0
  */
@@ -76,6 +94,10 @@ export interface SinkStats {
   /** Of those, how many a delivery fiber holds right now. */
   readonly inFlight: number
   readonly deadLetters: number
+  /** Its last delivery attempt failed, and it has not answered since. */
+  readonly failing?: SinkTrouble
+  /** It stopped for good. */
+  readonly stopped?: SinkTrouble
 }
 
 /**
@@ -162,6 +184,8 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
   }) => Effect.Effect<number, DedupeStoreError>
   /** Watermarks, by sink and process. */
   readonly watermarks: (sink?: string) => Effect.Effect<ReadonlyArray<Watermark>, DedupeStoreError>
-  /** Counts per sink with anything waiting or dead-lettered. */
+  /** Records why a sink does not deliver, or (`undefined`) that it delivers again. */
+  readonly noteSink: (sink: string, condition: SinkCondition | undefined) => Effect.Effect<void, DedupeStoreError>
+  /** Counts per sink with anything waiting or dead-lettered, or a condition noted. */
   readonly stats: Effect.Effect<ReadonlyArray<SinkStats>, DedupeStoreError>
 }>() {}

@@ -3,9 +3,10 @@
  * the SQL keeps to what PostgreSQL and MySQL 8 also speak (window functions,
  * `ON CONFLICT` aside), so another engine needs little more than its client.
  *
- * Three tables: `event_vacuum_watermark` (sink, process → position),
+ * Four tables: `event_vacuum_watermark` (sink, process → position),
  * `event_vacuum_outbox` (events waiting, with the claim of the delivery fiber
- * holding them) and `event_vacuum_dead_letter`. The schema goes through the
+ * holding them), `event_vacuum_dead_letter` and `event_vacuum_sink` (why a
+ * sink does not deliver, while it does not). The schema goes through the
  * `@effect/sql` migrator (table `event_vacuum_migrations`).
  *
  * @since 0.1.0
@@ -14,7 +15,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Schedule } from "effect"
-import type { ClaimOptions, DeadLetter, HandoffResult, OutboxEntry, SinkStats } from "../DedupeStore.js"
+import type { ClaimOptions, DeadLetter, HandoffResult, OutboxEntry, SinkCondition, SinkStats } from "../DedupeStore.js"
 import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
 import type { Watermark } from "../Position.js"
 import { advance, isHandedOff } from "../Position.js"
@@ -110,6 +111,17 @@ const migrations = Migrator.fromRecord({
   "0002_drop_outbox_event_index": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`DROP INDEX event_vacuum_outbox_event`
+  }),
+  // A row while a sink does not deliver: `state` is `failing` or `stopped`. Kept in the store
+  // so that `status`, which opens no sink, can say why.
+  "0003_create_sink": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE event_vacuum_sink (
+      sink TEXT PRIMARY KEY,
+      state TEXT NOT NULL,
+      cause TEXT NOT NULL,
+      since BIGINT NOT NULL
+    )`
   })
 })
 
@@ -130,6 +142,13 @@ interface OutboxRow {
   readonly bytes: number
   readonly attempts: number
   readonly created_at: number
+}
+
+interface SinkRow {
+  readonly sink: string
+  readonly state: string
+  readonly cause: string
+  readonly since: number
 }
 
 interface DeadLetterRow {
@@ -398,6 +417,18 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         Effect.mapError(fail("list watermarks"))
       )
 
+    const noteSink: DedupeStore["Type"]["noteSink"] = (sink, condition) => {
+      if (condition === undefined) {
+        return sql`DELETE FROM event_vacuum_sink WHERE sink = ${sink}`.pipe(Effect.asVoid, Effect.mapError(fail("note a sink")))
+      }
+      const [state, trouble] = "failing" in condition ? ["failing", condition.failing] : ["stopped", condition.stopped]
+      return sql`INSERT INTO event_vacuum_sink ${sql.insert({ sink, state, cause: trouble.cause, since: trouble.since })}
+        ON CONFLICT (sink) DO UPDATE SET state = excluded.state, cause = excluded.cause, since = excluded.since`.pipe(
+        Effect.asVoid,
+        Effect.mapError(fail("note a sink"))
+      )
+    }
+
     const stats: DedupeStore["Type"]["stats"] = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const waiting = yield* sql<{ sink: string; waiting: number; bytes: number; in_flight: number }>`
@@ -406,7 +437,9 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         FROM event_vacuum_outbox GROUP BY sink`
       const dead = yield* sql<{ sink: string; dead: number }>`
         SELECT sink, COUNT(*) AS dead FROM event_vacuum_dead_letter GROUP BY sink`
+      const noted = yield* sql<SinkRow>`SELECT sink, state, cause, since FROM event_vacuum_sink`
       const bySink = new Map<string, { waiting: number; waitingBytes: number; inFlight: number; deadLetters: number }>()
+      const conditions = new Map<string, SinkCondition>()
       const entry = (sink: string) => {
         let e = bySink.get(sink)
         if (e === undefined) bySink.set(sink, e = { waiting: 0, waitingBytes: 0, inFlight: 0, deadLetters: 0 })
@@ -419,7 +452,12 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         e.inFlight = Number(row.in_flight)
       }
       for (const row of dead) entry(row.sink).deadLetters = Number(row.dead)
-      return [...bySink].sort(([a], [b]) => (a < b ? -1 : 1)).map(([sink, e]): SinkStats => ({ sink, ...e }))
+      for (const row of noted) {
+        entry(row.sink)
+        const trouble = { cause: row.cause, since: Number(row.since) }
+        conditions.set(row.sink, row.state === "stopped" ? { stopped: trouble } : { failing: trouble })
+      }
+      return [...bySink].sort(([a], [b]) => (a < b ? -1 : 1)).map(([sink, e]): SinkStats => ({ sink, ...e, ...conditions.get(sink) }))
     }).pipe(Effect.mapError(fail("stats")))
 
     return DedupeStore.of({
@@ -432,6 +470,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
       deadLetters,
       replayDeadLetters,
       watermarks,
+      noteSink,
       stats
     })
   }

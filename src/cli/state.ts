@@ -6,6 +6,7 @@
  */
 import { ConfigProvider, Console, Effect, Layer } from "effect"
 import * as fs from "node:fs"
+import type { SinkStats, SinkTrouble } from "../DedupeStore.js"
 import { DedupeStore } from "../DedupeStore.js"
 import * as Sqlite from "../DedupeStore/Sqlite.js"
 import type { Invocation } from "./args.js"
@@ -52,7 +53,7 @@ export const status = (given: Given) =>
       const s = stats.find((x) => x.sink === sink)
       yield* Console.log(
         `${sink}: ${s?.waiting ?? 0} waiting (${s?.waitingBytes ?? 0} bytes, ${s?.inFlight ?? 0} being sent), ` +
-          `${s?.deadLetters ?? 0} dead letters`
+          `${s?.deadLetters ?? 0} dead letters${condition(s)}`
       )
       for (const w of marks.filter((m) => m.sink === sink)) {
         const crons = w.crons.filter((c) => c !== "")
@@ -63,6 +64,14 @@ export const status = (given: Given) =>
       }
     }
   }).pipe(Effect.provide(storeOnly)))
+
+/** Why a sink does not deliver, in the words of the run's summary, and since when. */
+const condition = (s: SinkStats | undefined): string => {
+  const since = (t: SinkTrouble) => `since ${new Date(t.since).toISOString()}: ${t.cause}`
+  if (s?.stopped !== undefined) return `; stopped ${since(s.stopped)}`
+  if (s?.failing !== undefined) return `; failing ${since(s.failing)}`
+  return ""
+}
 
 /** The `--sink` given, if any. */
 export const sinkOf = (given: Given): string | undefined => {

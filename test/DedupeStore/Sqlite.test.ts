@@ -174,6 +174,38 @@ describe("DedupeStore (SQLite)", () => {
       }).pipe(Effect.provide(Sqlite.layer({ filename })))
     }))
 
+  it.effect("notes why a sink does not deliver, in the file, in its stats, until it is cleared", () =>
+    Effect.gen(function*() {
+      const filename = tempFile()
+      const since = Date.UTC(2026, 11, 2, 17, 50, 1)
+      yield* Effect.gen(function*() {
+        const store = yield* DedupeStore
+        yield* store.handOff(["a", "b"], [handoff(pos(1, "1"), 2)])
+        yield* store.noteSink("a", { failing: { cause: "Unavailable: connect ECONNREFUSED 127.0.0.1:9", since } })
+        // A sink with nothing waiting still shows its condition.
+        yield* store.noteSink("c", { failing: { cause: "Timeout: no answer within 30s", since: since + 1 } })
+        yield* store.noteSink("c", { stopped: { cause: "sink c: Rejected: 401", since: since + 2 } })
+      }).pipe(Effect.provide(Sqlite.layer({ filename })))
+
+      yield* Effect.gen(function*() {
+        const store = yield* DedupeStore
+        const stats = yield* store.stats
+        assert.deepStrictEqual(stats.map((s) => [s.sink, s.waiting, s.failing, s.stopped]), [
+          ["a", 2, { cause: "Unavailable: connect ECONNREFUSED 127.0.0.1:9", since }, undefined],
+          ["b", 2, undefined, undefined],
+          ["c", 0, undefined, { cause: "sink c: Rejected: 401", since: since + 2 }]
+        ])
+        assert.isFalse("failing" in stats[1]!, "no condition, no field")
+        yield* store.noteSink("a", undefined)
+        yield* store.noteSink("c", undefined)
+        // Clearing what is not there is no error.
+        yield* store.noteSink("b", undefined)
+        const cleared = yield* store.stats
+        assert.deepStrictEqual(cleared.map((s) => s.sink), ["a", "b"])
+        for (const s of cleared) assert.isTrue(s.failing === undefined && s.stopped === undefined, s.sink)
+      }).pipe(Effect.provide(Sqlite.layer({ filename })))
+    }))
+
   // Real time: the driver's busy wait (5 s) blocks the thread, as it would while another process creates the file.
   it.live("opening a file another connection holds locked waits and tries again, instead of failing", () =>
     Effect.gen(function*() {

@@ -265,6 +265,51 @@ describe("event-vacuum run", () => {
     assert.match(r.stderr, /honeycomb: 0 delivered, 0 seen before, 121 waiting, 0 dead-lettered \(failing: Unavailable: .*ECONNREFUSED/)
   })
 
+  // Children run asynchronously (several in a row would block the test worker for a minute on a busy machine).
+  it("status shows why a sink is failing and since when, until a run delivers again", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const state = path.join(dir, "s.db")
+    const env = {
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_STATE_PATH: state,
+      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis",
+      EVENT_VACUUM_DRAIN_TIMEOUT: "2 seconds",
+      EVENT_VACUUM_SHUTDOWN_TIMEOUT: "200 millis",
+      EVENT_VACUUM_RETRY_BASE_DELAY: "20 millis",
+      EVENT_VACUUM_RETRY_MAX_DELAY: "100 millis"
+    }
+    const status = (...more: Array<string>) => spawnCli(["status", "--state-path", state, ...more], {}).exited
+    const before = Date.now()
+    // A folder as the file: EISDIR at every attempt.
+    const failing = await spawnCli(["run", example], { ...env, EVENT_VACUUM_FILE_PATH: dir }).exited
+    const after = Date.now()
+    assert.strictEqual(failing.code, 1, failing.stderr)
+
+    const shown = await status()
+    assert.strictEqual(shown.code, 0, shown.stderr)
+    const line = lines(shown.stdout).find((l) => l.startsWith("file: "))
+    const said = /^file: 121 waiting \(\d+ bytes, \d+ being sent\), 0 dead letters; failing since (\S+): (Unavailable: .*EISDIR.*)$/.exec(line ?? "")
+    assert.isNotNull(said, shown.stdout)
+    // The cause the run's summary gave, and a time within the run.
+    assert.include(failing.stderr, `(failing: ${said![2]})`)
+    const since = Date.parse(said![1]!)
+    assert.isTrue(since >= before - 1000 && since <= after, `${said![1]} within the run`)
+    const json = lines((await status("--json")).stdout).map((l) => JSON.parse(l) as { sink?: Record<string, unknown> })
+    const stats = json.find((j) => j.sink !== undefined)!.sink!
+    assert.deepStrictEqual(stats.failing, { cause: said![2], since })
+    assert.isUndefined(stats.stopped)
+
+    // The file is writable again: the waiting events go, and status no longer says failing.
+    const fixed = await spawnCli(["run", example], { ...env, EVENT_VACUUM_FILE_PATH: path.join(dir, "events.ndjson") }).exited
+    assert.strictEqual(fixed.code, 0, fixed.stderr)
+    assert.include(fixed.stderr, "file: 121 delivered, 121 seen before, 0 waiting, 0 dead-lettered")
+    const again = await status()
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.include(again.stdout, "file: 0 waiting (0 bytes, 0 being sent), 0 dead letters\n")
+    assert.notInclude(again.stdout, "failing")
+    assert.notInclude((await status("--json")).stdout, "failing")
+  })
+
   it("exits non-zero on an unreadable file, and when events are left undelivered", { timeout: 90_000 }, () => {
     const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)

@@ -5,7 +5,8 @@
  * and bad settings; then every place text goes is searched for the keys:
  * the logs (messages, causes, annotations), every span (attributes, events,
  * how it ended), the errors, the snapshots, the dead letters, the CLI's
- * output and the state file (database, WAL and shared memory).
+ * output (`status` after a stopped and after a failing sink among it) and
+ * the state file (database, WAL and shared memory).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Logger, Scope } from "effect"
@@ -123,7 +124,24 @@ describe("secrets: the Honeycomb key", () => {
       assert.strictEqual(runs["cli run, wrong key"].code, 1)
       assert.include(runs["cli run, wrong key"].stderr, "401")
       assert.strictEqual(runs["cli run, bad dataset flag"].code, 1)
-      for (const [where, r] of Object.entries(runs)) texts.push([`${where}: stdout`, r.stdout], [`${where}: stderr`, r.stderr])
+      // The status says why the sink stopped, from the state file.
+      assert.match(runs["cli status"].stdout, /honeycomb: .*; stopped since .*401/)
+
+      // The right key, and a sink that fails at every attempt: the status says why.
+      hc.fault = () => ({ kind: "status", status: 503 })
+      const failing = {
+        "cli run, sink failing": yield* Effect.promise(() =>
+          cli(["run", input], { ...cliEnv, HONEYCOMB_API_KEY: KEY, EVENT_VACUUM_DRAIN_TIMEOUT: "2 seconds" }).exited
+        ),
+        "cli status, sink failing": yield* Effect.promise(() => cli(["status", "--state-path", state], {}).exited),
+        "cli status --json, sink failing": yield* Effect.promise(() => cli(["status", "--json", "--state-path", state], {}).exited)
+      }
+      assert.strictEqual(failing["cli run, sink failing"].code, 1)
+      assert.match(failing["cli status, sink failing"].stdout, /honeycomb: .*; failing since .*503/)
+      assert.include(failing["cli status --json, sink failing"].stdout, `"failing":{"cause":`)
+      for (const [where, r] of Object.entries({ ...runs, ...failing })) {
+        texts.push([`${where}: stdout`, r.stdout], [`${where}: stderr`, r.stderr])
+      }
 
       for (const suffix of ["", "-wal", "-shm"]) {
         if (fs.existsSync(state + suffix)) texts.push([`state file${suffix}`, fs.readFileSync(state + suffix).toString("latin1")])

@@ -9,7 +9,7 @@
  * @internal
  */
 import { Effect, MetricLabel, Queue } from "effect"
-import type { OutboxEntry } from "../../DedupeStore.js"
+import type { OutboxEntry, SinkCondition } from "../../DedupeStore.js"
 import * as Metrics from "../../Metrics.js"
 import type { Sink } from "../../Transport.js"
 import type { SinkSnapshot } from "../../Vacuum.js"
@@ -33,6 +33,10 @@ export class SinkAccount {
   private unsure = false
   private stoppedBecause: string | undefined = undefined
   private failing: string | undefined = undefined
+  /** Why the sink does not deliver, for the store; none while it delivers. */
+  private current: SinkCondition | undefined = undefined
+  /** What the store holds of it, as far as this instance knows: the last written, or what a start found. */
+  private noted: SinkCondition | undefined = undefined
   private readonly counts = { handedOff: 0, duplicates: 0, delivered: 0, deadLettered: 0, retries: 0, takenOver: 0 }
   /** While set, partial batches go at once. */
   private flushingNow = false
@@ -45,13 +49,18 @@ export class SinkAccount {
     /** Rung whenever there may be something to do. */
     readonly doorbell: Queue.Queue<void>,
     /** Open while the account is idle or its sink stopped: what `drain` waits for. */
-    readonly settled: Effect.Latch
+    readonly settled: Effect.Latch,
+    /** Held while the condition is written: one write at a time. */
+    readonly noting: Effect.Semaphore
   ) {
     this.tag = MetricLabel.make("sink", sink.name)
   }
 
   static make(sink: Sink, owner: string): Effect.Effect<SinkAccount> {
-    return Effect.map(Queue.sliding<void>(1), (doorbell) => new SinkAccount(sink, owner, doorbell, Effect.unsafeMakeLatch(true)))
+    return Effect.map(
+      Queue.sliding<void>(1),
+      (doorbell) => new SinkAccount(sink, owner, doorbell, Effect.unsafeMakeLatch(true), Effect.unsafeMakeSemaphore(1))
+    )
   }
 
   get name(): string {
@@ -158,10 +167,19 @@ export class SinkAccount {
     return claim
   }
 
-  /** A send failed (retried or not), for `cause`: answers whether that is a new cause, to be said. */
-  failedAttempt(cause: string): boolean {
+  /**
+   * A send failed (retried or not), for `cause`, at `now`: answers whether
+   * that is a new cause, to be said. The sink is failing since the first
+   * failure after an answer, or since what the store said at start when it
+   * has not answered since.
+   */
+  failedAttempt(cause: string, now: number): boolean {
     this.counts.retries++
     const changed = cause !== this.failing
+    if (changed && this.stoppedBecause === undefined) {
+      const since = sinceOf(this.failing === undefined ? this.noted : this.current, "failing") ?? now
+      this.current = { failing: { cause, since } }
+    }
     this.failing = cause
     return changed
   }
@@ -170,6 +188,7 @@ export class SinkAccount {
   answered(): boolean {
     const was = this.failing !== undefined
     this.failing = undefined
+    if (this.stoppedBecause === undefined) this.current = undefined
     return was
   }
 
@@ -178,10 +197,34 @@ export class SinkAccount {
     return this.failing
   }
 
-  /** The sink cannot work until its setting is fixed. */
-  stop(reason: string): void {
-    this.stoppedBecause ??= reason
+  /** The sink cannot work until its setting is fixed (it stopped at `now`, or when the store says, if it said so at start). */
+  stop(reason: string, now: number): void {
+    if (this.stoppedBecause === undefined) {
+      this.stoppedBecause = reason
+      this.current = { stopped: { cause: reason, since: sinceOf(this.noted, "stopped") ?? now } }
+    }
     this.changed()
+  }
+
+  /** What the store held of the sink when this instance started: its condition until an attempt says otherwise. */
+  found(condition: SinkCondition | undefined): void {
+    this.current = condition
+    this.noted = condition
+  }
+
+  /** Why the sink does not deliver now (none while it delivers), as the store should hold it. */
+  get condition(): SinkCondition | undefined {
+    return this.current
+  }
+
+  /** Whether the store may not hold {@link condition} yet: it changed since it was last written. */
+  unnoted(): boolean {
+    return !sameCondition(this.current, this.noted)
+  }
+
+  /** `condition` was written (or its write failed: it is not tried again until the next change). */
+  wasNoted(condition: SinkCondition | undefined): void {
+    this.noted = condition
   }
 
   setFlushing(on: boolean): void {
@@ -225,6 +268,21 @@ export class SinkAccount {
     if (this.idle() || this.stoppedBecause !== undefined) this.settled.unsafeOpen()
     else this.settled.unsafeClose()
   }
+}
+
+/** Whether two conditions say the same: the same state, cause and time. */
+const sameCondition = (a: SinkCondition | undefined, b: SinkCondition | undefined): boolean => {
+  if (a === undefined || b === undefined) return a === b
+  const ta = "failing" in a ? a.failing : a.stopped
+  const tb = "failing" in b ? b.failing : b.stopped
+  return ("failing" in a) === ("failing" in b) && ta.cause === tb.cause && ta.since === tb.since
+}
+
+/** When `condition` began, if it is `state`. */
+const sinceOf = (condition: SinkCondition | undefined, state: "failing" | "stopped"): number | undefined => {
+  if (condition === undefined) return undefined
+  if (state === "failing") return "failing" in condition ? condition.failing.since : undefined
+  return "stopped" in condition ? condition.stopped.since : undefined
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Data, Duration, Effect, Metric, Option, Schedule } from "effect"
+import { Clock, Data, Duration, Effect, Metric, Option, Schedule } from "effect"
 import type { DedupeStoreError, OutboxEntry } from "../../DedupeStore.js"
 import { DedupeStore } from "../../DedupeStore.js"
 import * as Metrics from "../../Metrics.js"
@@ -46,6 +46,26 @@ export const storeCall = (what: string, account: SinkAccount) => (effect: Effect
       )
     )
   )
+
+/**
+ * Writes the sink's condition to the store when it changed (a new cause, a
+ * stop, an answer after failing), for `status`, which opens no sink. One
+ * write at a time, of the condition as it is when it runs, and a write begun
+ * is finished even when the layer closes; a failed write is logged at debug
+ * and left (tried again only at the next change): delivery goes on whatever
+ * the store does.
+ */
+export const noteCondition = (store: DedupeStore["Type"], account: SinkAccount): Effect.Effect<void> =>
+  account.unnoted()
+    ? account.noting.withPermits(1)(Effect.suspend(() => {
+      if (!account.unnoted()) return Effect.void
+      const condition = account.condition
+      return store.noteSink(account.name, condition).pipe(
+        Effect.catchAll((error) => Effect.logDebug(`sink ${account.name}: could not note its condition in the state file`, error)),
+        Effect.ensuring(Effect.sync(() => account.wasNoted(condition)))
+      )
+    })).pipe(Effect.uninterruptible)
+    : Effect.void
 
 /** One send of the batch: a crash is a failure, and it may take at most `timeout`. */
 const send = (sink: Sink, entries: ReadonlyArray<OutboxEntry>, timeout: Duration.Duration) =>
@@ -99,6 +119,8 @@ export const deliver = (
       )
       if (account.answered()) yield* Effect.logInfo(`sink ${name}: sending again`)
       const answer = classify(claim.entries, statuses, attempts, settings.maxEventAttempts)
+      // Events asked for again fail this attempt at once: the sink is not noted as delivering in between.
+      if (answer.again.length === 0) yield* noteCondition(store, account)
       yield* storeCall("remove acknowledged events", account)(store.acknowledge(name, claim.owner, answer.acknowledged))
       yield* storeCall("dead-letter refused events", account)(store.deadLetter(name, claim.owner, answer.refused))
       claim.settle(answer.acknowledged.length, answer.refused.length, answer.again)
@@ -113,7 +135,7 @@ export const deliver = (
     const gaveUp = yield* retrying(settings.retry, attempt, {
       retryable,
       onFailure: (failure) =>
-        Effect.suspend(() => {
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const reason = failure._tag === "RetryLater" ? "event_retry" : failure._tag === "SinkCrashed" ? "crashed" : failure.reason
           const cause = failure._tag === "RetryLater"
             ? `the sink asked for some events again: ${failure.reason}`
@@ -121,13 +143,13 @@ export const deliver = (
             ? `the sink crashed: ${failure.description}`
             : `${failure.reason}: ${failure.description}`
           // Said once for each new cause, not for every retry of a sink that stays down.
-          const say = account.failedAttempt(cause) && retryable(failure)
+          const say = account.failedAttempt(cause, now) && retryable(failure)
           return Effect.zipRight(
             Metric.increment(errorsOf(account, reason)),
             say
               ? Effect.logWarning(`sink ${name}: cannot send (${cause}); retrying; its events wait in the store`)
               : Effect.logDebug(`sink ${name}: a send of ${claim.size} event(s) failed`, failure)
-          )
+          ).pipe(Effect.zipRight(noteCondition(store, account)))
         })
     })
     if (Option.isNone(gaveUp)) return true
@@ -138,7 +160,11 @@ export const deliver = (
     // Rejected: the sink cannot work until its setting is fixed. Keep the events, handed back
     // before the sink counts as stopped (whoever waits for it then finds them in the outbox).
     yield* handBack(account, claim)
-    account.stop(failure.message)
+    // Noted before whoever waits for the stop can close the layer.
+    yield* Effect.uninterruptible(Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      account.stop(failure.message, now)
+      return noteCondition(store, account)
+    }))
     yield* Effect.logError(
       `sink ${name} stopped: ${failure.description}. Its events stay in the outbox and are sent once the setting is fixed.`
     )

@@ -53,7 +53,14 @@ export const make = (
     // What a previous run left is due at once.
     const left = yield* Effect.orElseSucceed(store.stats, () => [])
     const startedAt = yield* Clock.currentTimeMillis
-    for (const stats of left) byName.get(stats.sink)?.resumed(stats.waiting, stats.waitingBytes, startedAt, flushMillis)
+    for (const stats of left) {
+      const account = byName.get(stats.sink)
+      account?.resumed(stats.waiting, stats.waitingBytes, startedAt, flushMillis)
+      // Why the sink did not deliver last time: cleared by its first answer, kept while it fails.
+      account?.found(
+        stats.stopped !== undefined ? { stopped: stats.stopped } : stats.failing !== undefined ? { failing: stats.failing } : undefined
+      )
+    }
 
     // Composite fan-out: every sink's loops run concurrently, each on its own outbox.
     yield* Effect.forkScoped(

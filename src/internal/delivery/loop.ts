@@ -11,7 +11,7 @@ import type { OutboxEntry } from "../../DedupeStore.js"
 import { DedupeStore } from "../../DedupeStore.js"
 import * as Metrics from "../../Metrics.js"
 import type { SinkAccount } from "./account.js"
-import { deliver, describeDefect } from "./batch.js"
+import { deliver, describeDefect, noteCondition } from "./batch.js"
 import type { DeliverySettings } from "./settings.js"
 
 /** Waits until the doorbell rings and `ready` holds (true), or `millis` pass (false). */
@@ -70,9 +70,14 @@ const loop = (account: SinkAccount, settings: DeliverySettings, owner: string): 
 export const run = (account: SinkAccount, settings: DeliverySettings, n: number): Effect.Effect<void, never, DedupeStore> =>
   loop(account, settings, `${account.owner}/${n}`).pipe(
     Effect.catchAllDefect((defect) =>
-      Effect.zipRight(
-        Effect.sync(() => account.stop(`crashed: ${describeDefect(defect)}`)),
-        Effect.logError(`sink ${account.name} stopped: its delivery crashed`, defect)
-      )
+      Effect.gen(function*() {
+        const store = yield* DedupeStore
+        // Noted before whoever waits for the stop can close the layer.
+        yield* Effect.uninterruptible(Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          account.stop(`crashed: ${describeDefect(defect)}`, now)
+          return noteCondition(store, account)
+        }))
+        yield* Effect.logError(`sink ${account.name} stopped: its delivery crashed`, defect)
+      })
     )
   )

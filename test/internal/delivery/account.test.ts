@@ -332,16 +332,78 @@ describe("SinkAccount: claims and the settled latch", () => {
     Effect.gen(function*() {
       const account = yield* SinkAccount.make(sink, "o")
       assert.deepStrictEqual(
-        ["503", "503", "timeout", "timeout"].map((cause) => account.failedAttempt(cause)),
+        ["503", "503", "timeout", "timeout"].map((cause, i) => account.failedAttempt(cause, i)),
         [true, false, true, false]
       )
       assert.strictEqual(account.lastError, "timeout")
       assert.isTrue(account.answered())
       assert.strictEqual(account.lastError, undefined)
       assert.isFalse(account.answered())
-      assert.isTrue(account.failedAttempt("timeout"))
+      assert.isTrue(account.failedAttempt("timeout", 9))
       assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, retries: 5 })
       assert.isTrue(yield* latchOpen(account))
+    }))
+
+  it.effect("keeps the condition for the store, changed only when the cause changes, the sink answers or stops", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      assert.isFalse(account.unnoted())
+      account.failedAttempt("503", 100)
+      const first = account.condition
+      assert.deepStrictEqual(first, { failing: { cause: "503", since: 100 } })
+      assert.isTrue(account.unnoted())
+      account.wasNoted(first)
+      // The same cause again is no change: nothing to write for every retry.
+      account.failedAttempt("503", 200)
+      assert.strictEqual(account.condition, first)
+      assert.isFalse(account.unnoted())
+      // A new cause is a change; the sink is still failing since its first failure.
+      account.failedAttempt("timeout", 300)
+      assert.deepStrictEqual(account.condition, { failing: { cause: "timeout", since: 100 } })
+      assert.isTrue(account.unnoted())
+      account.wasNoted(account.condition)
+      account.answered()
+      assert.strictEqual(account.condition, undefined)
+      assert.isTrue(account.unnoted())
+      account.wasNoted(undefined)
+      account.answered()
+      assert.isFalse(account.unnoted())
+      // Failing again, later: since then.
+      account.failedAttempt("503", 400)
+      assert.deepStrictEqual(account.condition, { failing: { cause: "503", since: 400 } })
+      account.stop("sink account-test: Rejected: 401", 500)
+      assert.deepStrictEqual(account.condition, { stopped: { cause: "sink account-test: Rejected: 401", since: 500 } })
+      // A stopped sink stays stopped, whatever its other loops see after.
+      account.failedAttempt("timeout", 600)
+      account.answered()
+      account.stop("another reason", 700)
+      assert.deepStrictEqual(account.condition, { stopped: { cause: "sink account-test: Rejected: 401", since: 500 } })
+    }))
+
+  it.effect("takes up what the store held at start: failing since then until the sink answers", () =>
+    Effect.gen(function*() {
+      const failing = yield* SinkAccount.make(sink, "o")
+      failing.found({ failing: { cause: "503", since: 50 } })
+      assert.isFalse(failing.unnoted())
+      failing.failedAttempt("timeout", 100)
+      assert.deepStrictEqual(failing.condition, { failing: { cause: "timeout", since: 50 } })
+      failing.wasNoted(failing.condition)
+      failing.answered()
+      assert.isTrue(failing.unnoted())
+      assert.strictEqual(failing.condition, undefined)
+
+      // Stopped last time: the first answer clears it, a stop again keeps the first time.
+      const stopped = yield* SinkAccount.make(sink, "o")
+      stopped.found({ stopped: { cause: "401", since: 50 } })
+      stopped.answered()
+      assert.isTrue(stopped.unnoted())
+      assert.strictEqual(stopped.condition, undefined)
+      const again = yield* SinkAccount.make(sink, "o")
+      again.found({ stopped: { cause: "401", since: 50 } })
+      again.failedAttempt("Unavailable", 100)
+      assert.deepStrictEqual(again.condition, { failing: { cause: "Unavailable", since: 100 } })
+      again.stop("401", 200)
+      assert.deepStrictEqual(again.condition, { stopped: { cause: "401", since: 50 } })
     }))
 
   it.effect("flushing makes any batch full and rings the doorbell", () =>
@@ -364,10 +426,10 @@ describe("SinkAccount: stop", () => {
       account.handedOff(2, 0, 20, 1000)
       const claim = s.claim(entries(2))
       assert.isFalse(yield* latchOpen(account))
-      account.stop("sink test: Rejected: 401 unknown API key")
+      account.stop("sink test: Rejected: 401 unknown API key", 1)
       assert.strictEqual(account.stopped, "sink test: Rejected: 401 unknown API key")
       assert.isTrue(yield* latchOpen(account))
-      account.stop("a second reason")
+      account.stop("a second reason", 2)
       assert.strictEqual(account.stopped, "sink test: Rejected: 401 unknown API key")
       // Whatever happens after, a stopped account stays settled.
       account.handedOff(3, 0, 30, 2000)
@@ -472,7 +534,7 @@ const runOps = (ops: ReadonlyArray<Op>) =>
           account.nudged(now, 1000)
           break
         case "stop":
-          account.stop(`stopped at step ${step}`)
+          account.stop(`stopped at step ${step}`, now)
           break
       }
       const where = `after step ${step} (${JSON.stringify(op)})`

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Context, Effect, Layer, TestClock } from "effect"
-import { DedupeStore } from "../../../src/DedupeStore.js"
+import { DedupeStore, DedupeStoreError } from "../../../src/DedupeStore.js"
 import * as Sqlite from "../../../src/DedupeStore/Sqlite.js"
 import { Transport } from "../../../src/Transport.js"
 import * as Vacuum from "../../../src/Vacuum.js"
@@ -94,6 +94,95 @@ describe("Vacuum: batching and retries (TestClock)", () => {
       assert.strictEqual(sink.calls, 5)
       assert.strictEqual(sink.events.length, 2)
       assert.strictEqual((yield* v.vacuum.snapshot).sinks[0]!.retries, 4)
+    }))
+
+  /** A store in memory that keeps every condition noted. */
+  const noting = (notes: Array<unknown>) =>
+    Layer.effect(
+      DedupeStore,
+      Effect.map(DedupeStore, (store) =>
+        DedupeStore.of({
+          ...store,
+          noteSink: (sink, condition) => Effect.zipRight(Effect.sync(() => notes.push([sink, condition])), store.noteSink(sink, condition))
+        }))
+    ).pipe(Layer.provide(memory()))
+
+  it.scoped("notes the sink's condition in the store once per change (a new cause, an answer), never per attempt", () =>
+    Effect.gen(function*() {
+      const notes: Array<unknown> = []
+      const sink = new RecordingSink("test")
+      sink.behaviour = (batch, call) =>
+        call <= 3
+          ? down("test")(batch, call)
+          : call <= 5
+          ? Effect.fail(new TransportError({ sink: "test", reason: "Timeout", description: "no answer" }))
+          : Effect.succeed(batch.map(() => EventStatus.Accepted()))
+      yield* TestClock.adjust("1 hour")
+      const failedAt = yield* Clock.currentTimeMillis
+      const v = yield* start(noting(notes), [sink], { flushInterval: 0, retryBaseDelay: "1 second", retryMaxDelay: "1 second" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 })] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(sink.calls, 1)
+      assert.deepStrictEqual((yield* v.store.stats)[0]!.failing, { cause: "Unavailable: 503 Service Unavailable", since: failedAt })
+      yield* TestClock.adjust("1 minute")
+      assert.isTrue(yield* v.vacuum.drain(1000))
+      assert.strictEqual(sink.calls, 6)
+      assert.deepStrictEqual(notes, [
+        ["test", { failing: { cause: "Unavailable: 503 Service Unavailable", since: failedAt } }],
+        // Still failing since the first failure, for another cause.
+        ["test", { failing: { cause: "Timeout: no answer", since: failedAt } }],
+        ["test", undefined]
+      ])
+      assert.deepStrictEqual(yield* v.store.stats, [])
+    }))
+
+  it.scoped("a sink that answers but asks for events again is failing until they are accepted, noted once", () =>
+    Effect.gen(function*() {
+      const notes: Array<unknown> = []
+      const sink = new RecordingSink("test")
+      sink.behaviour = (batch, call) =>
+        Effect.succeed(batch.map((e) =>
+          call <= 4 && JSON.parse(e.data).a === 2 ? EventStatus.Retry({ reason: "503 try again" }) : EventStatus.Accepted()
+        ))
+      const v = yield* start(noting(notes), [sink], { flushInterval: 0, retryBaseDelay: "1 second", retryMaxDelay: "1 second" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 }), event({ a: 2 })] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("1 minute")
+      assert.isTrue(yield* v.vacuum.drain(1000))
+      assert.strictEqual(sink.calls, 5)
+      assert.deepStrictEqual(sink.fields().map((f) => f.a), [1, 2])
+      assert.deepStrictEqual(notes, [
+        ["test", { failing: { cause: "the sink asked for some events again: 503 try again", since: 0 } }],
+        ["test", undefined]
+      ])
+    }))
+
+  it.scoped("delivers as ever when the store cannot note the sink's condition", () =>
+    Effect.gen(function*() {
+      let tried = 0
+      const broken = Layer.effect(
+        DedupeStore,
+        Effect.map(DedupeStore, (store) =>
+          DedupeStore.of({
+            ...store,
+            noteSink: () =>
+              Effect.suspend(() => {
+                tried++
+                return Effect.fail(new DedupeStoreError({ operation: "note a sink", description: "disk I/O error" }))
+              })
+          }))
+      ).pipe(Layer.provide(memory()))
+      const sink = new RecordingSink("test")
+      sink.behaviour = (batch, call) => call <= 3 ? down("test")(batch, call) : Effect.succeed(batch.map(() => EventStatus.Accepted()))
+      const v = yield* start(broken, [sink], { flushInterval: 0, retryBaseDelay: "1 second", retryMaxDelay: "1 second" })
+      yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 }), event({ a: 2 })] }))
+      yield* v.vacuum.flush
+      yield* TestClock.adjust("1 minute")
+      assert.isTrue(yield* v.vacuum.drain(1000))
+      assert.strictEqual(sink.events.length, 2)
+      // Tried at each change only (failing, then answering), not again at every attempt.
+      assert.strictEqual(tried, 2)
     }))
 
   it.scoped("caps the retry delay", () =>
@@ -201,12 +290,16 @@ describe("Vacuum: refusals", () => {
       const snap = yield* v.vacuum.snapshot
       assert.include(snap.sinks[0]!.stopped, "401 unknown API key")
       assert.deepInclude(snap.sinks[0]!, { waiting: 2, inFlight: 0 })
+      // The state file says so too, for `status`.
+      assert.strictEqual((yield* v.store.stats)[0]!.stopped?.cause, "sink test: Rejected: 401 unknown API key")
       yield* v.close
 
       const fixed = new RecordingSink("test")
       const w = yield* start(Sqlite.layer({ filename }), [fixed], { flushInterval: 0 })
       yield* settle(w)
       assert.deepStrictEqual(fixed.fields().map((f) => f.n), [1, 2])
+      // It answered: no longer stopped.
+      assert.deepStrictEqual(yield* w.store.stats, [])
     }))
 })
 
