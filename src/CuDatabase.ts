@@ -16,6 +16,7 @@
  * @since 0.3.0
  */
 import { Context, Data, type Effect } from "effect"
+import type { FollowCursor } from "./DedupeStore.js"
 import type { Position } from "./Position.js"
 import { compareOrdinates } from "./Position.js"
 
@@ -93,17 +94,12 @@ export class CuDatabase extends Context.Tag("ao-event-vacuum/CuDatabase")<CuData
 }>() {}
 
 /**
- * Where reading a process stands: the last position read, and every cron
- * read at exactly that timestamp and ordinate (`""` for none), like a
- * watermark.
+ * Where reading a process stands (kept by the DedupeStore, moved once what
+ * was read is stored).
  *
  * @since 0.3.0
  */
-export interface Cursor {
-  readonly timestamp: number
-  readonly ordinate: string
-  readonly crons: ReadonlyArray<string>
-}
+export type Cursor = FollowCursor
 
 /**
  * The cursor once `position` is read.

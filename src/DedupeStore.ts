@@ -132,6 +132,19 @@ export interface ClaimOptions {
 }
 
 /**
+ * Where following a CU's evaluations table stands for one process: the
+ * last position read, and every cron read at exactly that timestamp and
+ * ordinate (`""` for none).
+ *
+ * @since 0.3.0
+ */
+export interface FollowCursor {
+  readonly timestamp: number
+  readonly ordinate: string
+  readonly crons: ReadonlyArray<string>
+}
+
+/**
  * The store.
  *
  * @since 0.1.0
@@ -186,6 +199,10 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
   readonly watermarks: (sink?: string) => Effect.Effect<ReadonlyArray<Watermark>, DedupeStoreError>
   /** Records why a sink does not deliver, or (`undefined`) that it delivers again. */
   readonly noteSink: (sink: string, condition: SinkCondition | undefined) => Effect.Effect<void, DedupeStoreError>
+  /** Where following a CU's evaluations table stands, by process, for one CU database. */
+  readonly cursors: (source: string) => Effect.Effect<ReadonlyMap<string, FollowCursor>, DedupeStoreError>
+  /** Moves a process's follow cursor: once what it read is stored. */
+  readonly moveCursor: (source: string, processId: string, cursor: FollowCursor) => Effect.Effect<void, DedupeStoreError>
   /** Counts per sink with anything waiting or dead-lettered, or a condition noted. */
   readonly stats: Effect.Effect<ReadonlyArray<SinkStats>, DedupeStoreError>
 }>() {}

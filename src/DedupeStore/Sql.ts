@@ -122,6 +122,19 @@ const migrations = Migrator.fromRecord({
       cause TEXT NOT NULL,
       since BIGINT NOT NULL
     )`
+  }),
+  // Where following a CU's evaluations table stands, per CU database (`source`) and process:
+  // the last position read, and the crons read at exactly that position (JSON).
+  "0004_create_follow_cursor": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE event_vacuum_follow_cursor (
+      source TEXT NOT NULL,
+      process_id TEXT NOT NULL,
+      timestamp BIGINT NOT NULL,
+      ordinate TEXT NOT NULL,
+      crons TEXT NOT NULL,
+      PRIMARY KEY (source, process_id)
+    )`
   })
 })
 
@@ -429,6 +442,29 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
       )
     }
 
+    const cursors: DedupeStore["Type"]["cursors"] = (source) =>
+      sql<{ process_id: string; timestamp: number; ordinate: string; crons: string }>`
+        SELECT process_id, timestamp, ordinate, crons FROM event_vacuum_follow_cursor WHERE source = ${source}`.pipe(
+        Effect.map((rows) =>
+          new Map(rows.map((r) => [r.process_id, {
+            timestamp: Number(r.timestamp),
+            ordinate: r.ordinate,
+            crons: JSON.parse(r.crons) as ReadonlyArray<string>
+          }]))
+        ),
+        Effect.mapError(fail("read follow cursors"))
+      )
+
+    const moveCursor: DedupeStore["Type"]["moveCursor"] = (source, processId, cursor) =>
+      sql`INSERT INTO event_vacuum_follow_cursor ${
+        sql.insert({ source, process_id: processId, timestamp: cursor.timestamp, ordinate: cursor.ordinate, crons: JSON.stringify(cursor.crons) })
+      }
+        ON CONFLICT (source, process_id) DO UPDATE SET
+          timestamp = excluded.timestamp, ordinate = excluded.ordinate, crons = excluded.crons`.pipe(
+        Effect.asVoid,
+        Effect.mapError(fail("move a follow cursor"))
+      )
+
     const stats: DedupeStore["Type"]["stats"] = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const waiting = yield* sql<{ sink: string; waiting: number; bytes: number; in_flight: number }>`
@@ -471,6 +507,8 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
       replayDeadLetters,
       watermarks,
       noteSink,
+      cursors,
+      moveCursor,
       stats
     })
   }

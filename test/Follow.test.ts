@@ -1,0 +1,95 @@
+/**
+ * Following a CU's evaluations table: a real CU SQLite file (the CU's DDL,
+ * WAL mode) written while the vacuum follows it, a real state file.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import * as CuSqlite from "../src/CuDatabase/Sqlite.js"
+import { DedupeStore } from "../src/DedupeStore.js"
+import * as Sqlite from "../src/DedupeStore/Sqlite.js"
+import * as Follow from "../src/Follow.js"
+import { Vacuum } from "../src/Vacuum.js"
+import { makeCuDb, saveEvaluation } from "./support/cu.js"
+import { exampleRecords, RecordingSink, start, tempDb } from "./support/harness.js"
+
+/** The example's records (the CU stores no dry-runs), as copy `n`: moved to new positions. */
+const copy = (n: number): Array<Record<string, any>> =>
+  exampleRecords()
+    .filter((r) => r.readOnly !== true)
+    .map((r) => ({ ...r, ordinate: String(Number(r.ordinate) + n * 1000), timestamp: (r.timestamp as number) + n * 1e7 }))
+
+/** Follows with the vacuum `v` on the CU database at `dbUrl`. */
+const following = (v: { vacuum: Vacuum["Type"]; store: DedupeStore["Type"] }, dbUrl: string, options: Follow.Options) =>
+  Follow.follow(options).pipe(
+    Effect.provideService(Vacuum, v.vacuum),
+    Effect.provideService(DedupeStore, v.store),
+    Effect.provide(CuSqlite.layer({ filename: dbUrl }))
+  )
+
+describe("Follow", () => {
+  it.scopedLive("sends every event of the table once; a second pass, and a restart on the same state, read nothing again", () =>
+    Effect.gen(function*() {
+      const { db, dbUrl } = makeCuDb()
+      for (const r of copy(0)) saveEvaluation(db, r)
+      const state = tempDb()
+      const sink = new RecordingSink("test")
+      const v = yield* start(Sqlite.layer({ filename: state }), [sink], { flushInterval: "10 millis" })
+      const counts = yield* following(v, dbUrl, { once: true, pageSize: 10 })
+      assert.deepStrictEqual(counts, { rows: copy(0).length, badRows: 0, invalid: 0, processes: 2 })
+      assert.isTrue(yield* v.vacuum.drain(30_000))
+      assert.strictEqual(sink.events.length, 121)
+      assert.strictEqual(new Set(sink.ids).size, 121)
+      // Again: the cursors say everything was read; nothing reaches the vacuum.
+      assert.strictEqual((yield* following(v, dbUrl, { once: true })).rows, 0)
+      yield* v.close
+
+      const v2 = yield* start(Sqlite.layer({ filename: state }), [sink], { flushInterval: "10 millis" })
+      assert.strictEqual((yield* following(v2, dbUrl, { once: true })).rows, 0)
+      assert.strictEqual((yield* v2.vacuum.snapshot).sinks[0]!.duplicates, 0)
+      assert.strictEqual(sink.events.length, 121)
+    }))
+
+  it.scopedLive("follows rows the CU writes while it runs, in bursts, and each event arrives once", () =>
+    Effect.gen(function*() {
+      const { db, dbUrl } = makeCuDb()
+      const sink = new RecordingSink("test")
+      const v = yield* start(Sqlite.layer({ filename: tempDb() }), [sink], { flushInterval: "10 millis" })
+      const fiber = yield* Effect.fork(following(v, dbUrl, { poll: "20 millis", pageSize: 25 }))
+      const rows = [...copy(0), ...copy(1), ...copy(2)]
+      // The CU's writer: bursts of a few evaluations, in its order.
+      for (let i = 0; i < rows.length; i += 17) {
+        db.transaction(() => {
+          for (const r of rows.slice(i, i + 17)) saveEvaluation(db, r)
+        })()
+        yield* Effect.sleep("5 millis")
+      }
+      while (sink.events.length < 363) yield* Effect.sleep("20 millis")
+      yield* Effect.sleep("200 millis")
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(sink.events.length, 363)
+      assert.strictEqual(new Set(sink.ids).size, 363)
+      assert.strictEqual((yield* v.vacuum.snapshot).sinks[0]!.duplicates, 0)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("--since: a process with no cursor is read from that time on; a row whose output is not JSON is reported by id", () =>
+    Effect.gen(function*() {
+      const { db, dbUrl } = makeCuDb()
+      const rows = copy(0)
+      for (const r of rows) saveEvaluation(db, r)
+      const late = rows[Math.floor(rows.length / 2)]!
+      const broken = rows[rows.length - 1]!
+      db.prepare("UPDATE evaluations SET output = 'nope' WHERE processId = ? AND ordinate = ? AND cron IS ?").run(broken.processId, broken.ordinate, broken.cron ?? null)
+      const sink = new RecordingSink("test")
+      const v = yield* start(Sqlite.layer({ filename: tempDb() }), [sink], { flushInterval: "10 millis" })
+      const bad: Array<string> = []
+      const counts = yield* following(v, dbUrl, {
+        once: true,
+        since: late.timestamp as number,
+        onBadRow: (id) => Effect.sync(() => bad.push(id))
+      })
+      const expected = rows.filter((r) => (r.timestamp as number) >= (late.timestamp as number))
+      assert.strictEqual(counts.rows + counts.badRows, expected.length)
+      assert.strictEqual(counts.badRows, 1)
+      assert.deepStrictEqual(bad, [[broken.processId, broken.timestamp, broken.ordinate, broken.cron].filter((x) => x != null).join(",")])
+    }))
+})
