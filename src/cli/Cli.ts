@@ -11,7 +11,9 @@ import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedul
 import * as fs from "node:fs"
 import { DedupeStore } from "../DedupeStore.js"
 import * as Sqlite from "../DedupeStore/Sqlite.js"
+import * as CuSqlite from "../CuDatabase/Sqlite.js"
 import * as Env from "../Env.js"
+import * as Follow from "../Follow.js"
 import type { LineCounts } from "../Extractor.js"
 import { defaultLimits, rejectedOutcomes } from "../Extractor.js"
 import * as Intake from "../internal/intake.js"
@@ -20,7 +22,7 @@ import * as Setting from "../Setting.js"
 import { jsonLine } from "../Transport/Console.js"
 import type { Snapshot, VacuumSummary } from "../Vacuum.js"
 import * as Vacuum from "../Vacuum.js"
-import { cliSettings, settings } from "./commands.js"
+import { cliSettings, followSettings, settings } from "./commands.js"
 import { bad, blank, CliError, lineChunks, parseRecord, where, writeOut } from "./input.js"
 import type { Given } from "./state.js"
 import { sinkOf, storeOnly, withFlags } from "./state.js"
@@ -43,12 +45,10 @@ const drainTimeout = Setting.configOf(cliSettings.drainTimeout)
  * (the drain timeout, or the shutdown timeout after a signal), so closing
  * stores what is queued and does not wait for the sinks a second time.
  */
-const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) =>
-  enabled
-    ? Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings), (values) => ({ ...values, shutdownTimeout: 0 }))).pipe(
-      Layer.provide(Layer.merge(Sqlite.layerConfig(), Env.transportLayer))
-    )
-    : Vacuum.layerDisabled))
+const runningLayer = Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings), (values) => ({ ...values, shutdownTimeout: 0 }))).pipe(
+  Layer.provideMerge(Layer.merge(Sqlite.layerConfig(), Env.transportLayer))
+)
+const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => enabled ? runningLayer : Vacuum.layerDisabled))
 
 /** Where what is left waits: the state file, or nowhere once this run ends. */
 const leftFor = Effect.map(
@@ -257,6 +257,85 @@ const run = (given: Given) => {
   )
 }
 
+/** `--since`: ISO 8601 or epoch milliseconds. */
+const sinceOf = (given: Given): Effect.Effect<number | undefined, CliError> => {
+  const text = given.options.get("since")
+  if (typeof text !== "string") return Effect.succeed(undefined)
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
+  return Number.isFinite(ms)
+    ? Effect.succeed(ms)
+    : new CliError({ description: `--since takes a time (ISO 8601, such as 2024-09-22T10:00:00Z, or epoch ms), got ${JSON.stringify(text)}` })
+}
+
+const follow = (given: Given) =>
+  withFlags(
+    given,
+    Effect.gen(function*() {
+      yield* preflight("-")
+      const cuDb = given.args[0] ?? (yield* Setting.configOf(followSettings.cuDb))
+      if (/^postgres(ql)?:\/\//i.test(cuDb)) {
+        return yield* new CliError({
+          description: "EVENT_VACUUM_CU_DB: a PostgreSQL CU database cannot be followed yet, only the CU's SQLite file"
+        })
+      }
+      // The CU's database before the state file: a wrong name opens nothing.
+      if (CuSqlite.resolveFile(cuDb) === undefined) {
+        return yield* new CliError({ description: `EVENT_VACUUM_CU_DB: no CU database at ${cuDb} (nor ${cuDb}.sqlite)` })
+      }
+      const since = yield* sinceOf(given)
+      const poll = yield* Setting.configOf(followSettings.cuDbPoll)
+      const once = given.options.has("once")
+      return yield* Signals.handled((stopped) =>
+        Effect.gen(function*() {
+          const timeout = yield* drainTimeout
+          const shutdownTimeout = yield* Setting.configOf(Vacuum.settings.shutdownTimeout)
+          const vacuum = yield* Vacuum.Vacuum
+          let counts: Follow.Counts = { rows: 0, badRows: 0, invalid: 0, processes: 0 }
+          const reading = Follow.follow({
+            once,
+            poll,
+            since,
+            processes: given.lists.get("process"),
+            onBadRow: (id, reason) => Effect.sync(() => process.stderr.write(`event-vacuum: ${id}: ${reason}\n`)),
+            onProgress: (c) => Effect.sync(() => (counts = c))
+          }).pipe(Effect.provide(CuSqlite.layer({ filename: cuDb })), Effect.tap((c) => (counts = c)))
+          // Following ends by a signal; --once when it has read everything and waited for delivery.
+          const outcome = yield* Effect.raceFirst(
+            Effect.map(Effect.zipRight(reading, drainAndSettle(vacuum, timeout)), Option.some),
+            Effect.as(stopped, Option.none())
+          )
+          const signal = Signals.received()
+          const { done, snapshot } = Option.isSome(outcome)
+            ? outcome.value
+            : { done: yield* vacuum.drain(shutdownTimeout), snapshot: yield* vacuum.snapshot }
+          yield* Console.error(
+            `event-vacuum: followed ${CuSqlite.resolveFile(cuDb)}: ${counts.rows} rows of ${counts.processes} processes, ` +
+              `${counts.badRows} with an output that is not JSON\n${summary(snapshot, 0)}`
+          )
+          if (signal !== undefined) {
+            const waiting = undelivered(snapshot)
+            return yield* new CliError({
+              description: `stopped by ${signal}; ${
+                waiting === 0 ? "every event read was delivered" : `${waiting} event(s) still waiting: ${yield* leftFor}`
+              }`
+            })
+          }
+          const lost = snapshot.discarded.buffer_full + snapshot.discarded.store_failed
+          if (lost > 0) return yield* new CliError({ description: `${lost} event(s) were not stored; their cursor did not move past them` })
+          const waiting = undelivered(snapshot)
+          if (!done || waiting > 0) {
+            return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery; ${yield* leftFor}` })
+          }
+          if (counts.badRows + counts.invalid > 0) {
+            return yield* new CliError({
+              description: `${counts.badRows + counts.invalid} row(s) could not be read as evaluations (each is named above)`
+            })
+          }
+        })
+      ).pipe(Effect.provide(runningLayer))
+    })
+  )
+
 const extract = (given: Given) =>
   Effect.scoped(Effect.gen(function*() {
     const file = fileOf(given)
@@ -341,6 +420,8 @@ export const runGiven = (given: Given) => {
       return run(given)
     case "extract":
       return extract(given)
+    case "follow":
+      return follow(given)
     case "dead-letters replay":
       return replay(given)
     default:

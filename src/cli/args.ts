@@ -28,6 +28,8 @@ export interface Opt {
   readonly value?: string
   /** An integer from 1. */
   readonly positive?: boolean
+  /** May be given more than once (`--process A --process B`). */
+  readonly repeated?: boolean
   readonly default?: string
 }
 
@@ -58,6 +60,8 @@ export type Invocation =
     readonly args: ReadonlyArray<string>
     /** The command's own options, by name: `true` for a switch given. */
     readonly options: ReadonlyMap<string, string | true>
+    /** The values of an option given more than once, by name, in order. */
+    readonly lists: ReadonlyMap<string, ReadonlyArray<string>>
     /** Settings given as flags, by env key. */
     readonly settings: ReadonlyMap<string, string>
     readonly logLevel: string | undefined
@@ -168,6 +172,7 @@ export const parse = (commands: ReadonlyArray<Command>, argv: ReadonlyArray<stri
   const byFlag = new Map(command.groups.flatMap((g) => g.settings.map((s) => [s.flag, s] as const)))
   const args: Array<string> = []
   const options = new Map<string, string | true>()
+  const lists = new Map<string, Array<string>>()
   const settings = new Map<string, string>()
   const known = [...own.keys(), ...byFlag.keys(), ...globalOptions.map((o) => o.name)]
   const name = path.join(" ")
@@ -193,7 +198,8 @@ export const parse = (commands: ReadonlyArray<Command>, argv: ReadonlyArray<stri
       const guess = nearest(flag, known)
       return usage(`unknown option --${flag} for ${name}${guess === undefined ? "" : `; did you mean --${guess}?`}`, path)
     }
-    if (options.has(flag) || (setting !== undefined && settings.has(setting.env))) return usage(`--${flag} is given twice`, path)
+    const again = opt?.repeated === true ? false : options.has(flag) || (setting !== undefined && settings.has(setting.env))
+    if (again) return usage(`--${flag} is given twice`, path)
     if (opt !== undefined && opt.value === undefined) {
       if (eq !== -1) return usage(`--${flag} is a switch: it takes no value`, path)
       options.set(flag, true)
@@ -208,6 +214,7 @@ export const parse = (commands: ReadonlyArray<Command>, argv: ReadonlyArray<stri
         return usage(`--${flag} takes an integer from 1, got ${JSON.stringify(value)}`, path)
       }
       options.set(flag, value)
+      if (opt.repeated === true) lists.set(flag, [...(lists.get(flag) ?? []), value])
     } else settings.set(setting!.env, value)
   }
   if (help) return { _tag: "Help", path }
@@ -226,5 +233,5 @@ export const parse = (commands: ReadonlyArray<Command>, argv: ReadonlyArray<stri
       return usage(`${arg.name} takes integers from 1, got ${JSON.stringify(value)}`, path)
     }
   }
-  return { _tag: "Command", command, args, options, settings, logLevel }
+  return { _tag: "Command", command, args, options, lists, settings, logLevel }
 }

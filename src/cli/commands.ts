@@ -10,6 +10,7 @@
 import * as ConsoleSink from "../internal/settings/console.js"
 import * as Env from "../internal/settings/env.js"
 import * as FileSink from "../internal/settings/file.js"
+import * as Follow from "../internal/settings/follow.js"
 import * as Honeycomb from "../internal/settings/honeycomb.js"
 import * as Sqlite from "../internal/settings/state.js"
 import * as Vacuum from "../internal/settings/vacuum.js"
@@ -50,7 +51,17 @@ const vacuumGroups: ReadonlyArray<Group> = [
  *
  * @since 0.1.0
  */
-export const settings: ReadonlyArray<Setting.Setting<unknown, unknown, boolean>> = vacuumGroups.flatMap((g) => g.settings)
+export const settings: ReadonlyArray<Setting.Setting<unknown, unknown, boolean>> = [
+  ...vacuumGroups.flatMap((g) => g.settings),
+  ...values(Follow.settings)
+]
+
+/**
+ * `follow`'s own settings, declared once.
+ *
+ * @since 0.3.0
+ */
+export const followSettings = Follow.settings
 
 const file: Arg = { name: "FILE", doc: "evaluation records, one JSON per line; - or nothing for stdin" }
 const json: Opt = { name: "json", doc: "print JSON lines instead of text" }
@@ -65,6 +76,17 @@ export const commands: ReadonlyArray<Command> = [
     args: [file],
     options: [],
     groups: vacuumGroups
+  },
+  {
+    path: ["follow"],
+    summary: "Follow the CU's own evaluations table (SQLite) and deliver its events, until SIGINT or SIGTERM; --once for what is there.",
+    args: [{ name: "CU_DB", doc: "the CU's DB_URL (it appends .sqlite) or the file; else EVENT_VACUUM_CU_DB" }],
+    options: [
+      { name: "once", doc: "send what the table holds now, then exit (a backfill)" },
+      { name: "process", value: "<id>", repeated: true, doc: "only this process (again for more)" },
+      { name: "since", value: "<time>", doc: "for a process not read before: from this time on (ISO 8601 or epoch ms)" }
+    ],
+    groups: [{ title: "Following", settings: values(Follow.settings) }, ...vacuumGroups]
   },
   {
     path: ["extract"],

@@ -12,7 +12,10 @@ import { fileURLToPath } from "node:url"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import { settings } from "../../src/cli/Cli.js"
+import { followSettings } from "../../src/cli/commands.js"
 import { bin, cli as spawnCli, sleep } from "../support/guarantees.js"
+import { makeCuDb, saveEvaluation } from "../support/cu.js"
+import { exampleRecords } from "../support/harness.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
 const repo = fileURLToPath(new URL("../..", import.meta.url))
@@ -519,7 +522,7 @@ describe("event-vacuum --help", () => {
     const shown = lines(run.stdout)
     for (const line of shown) assert.isAtMost(line.length, 100, line)
     // Each setting starts a line of its own: flag, what its value is, its doc, its default (the CLI's own for enabled).
-    for (const s of settings) {
+    for (const s of settings.filter((x) => !Object.values(followSettings).includes(x as never))) {
       const at = shown.findIndex((l) => l.startsWith(`  --${s.flag} ${s.value}`))
       assert.notStrictEqual(at, -1, s.flag)
       let entry = shown[at]!
@@ -577,5 +580,58 @@ describe("event-vacuum's command line", () => {
     assert.strictEqual(lease.code, 1, lease.stderr)
     assert.include(lease.stderr, "bad setting EVENT_VACUUM_LEASE")
     assert.isFalse(fs.existsSync(state))
+  })
+})
+
+describe("event-vacuum follow", () => {
+  it("sends the CU's evaluations table once (--once), then nothing new; a missing database opens no state", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const { db, dbUrl } = makeCuDb()
+    for (const r of exampleRecords()) if (r.readOnly !== true) saveEvaluation(db, r)
+    const env = { EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"), EVENT_VACUUM_CONSOLE_FORMAT: "json" }
+    const first = await spawnCli(["follow", dbUrl, "--once"], env).exited
+    assert.strictEqual(first.code, 0, first.stderr)
+    assert.strictEqual(lines(first.stdout).length, 121)
+    assert.include(first.stderr, "122 rows of 2 processes, 0 with an output that is not JSON")
+    assert.include(first.stderr, "console: 121 delivered, 0 seen before, 0 waiting, 0 dead-lettered")
+    const again = await spawnCli(["follow", "--once"], { ...env, EVENT_VACUUM_CU_DB: dbUrl }).exited
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.strictEqual(again.stdout, "")
+    assert.include(again.stderr, "0 rows of 0 processes")
+
+    const state = path.join(dir, "never.db")
+    const missing = await spawnCli(["follow", path.join(dir, "nope"), "--once"], { EVENT_VACUUM_STATE_PATH: state }).exited
+    assert.strictEqual(missing.code, 1)
+    assert.strictEqual(lines(missing.stderr).join("\n"), `event-vacuum: EVENT_VACUUM_CU_DB: no CU database at ${path.join(dir, "nope")} (nor ${path.join(dir, "nope")}.sqlite)`)
+    assert.isFalse(fs.existsSync(state))
+  })
+
+  it("follows rows written while it runs, and SIGTERM drains and exits 143", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const { db, dbUrl } = makeCuDb()
+    const out = path.join(dir, "events.ndjson")
+    const child = spawnCli(["follow", dbUrl], {
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_CU_DB_POLL: "50 millis",
+      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+    })
+    // The CU writes after the follower has started, in bursts.
+    const records = exampleRecords().filter((r) => r.readOnly !== true)
+    for (let i = 0; i < records.length; i += 20) {
+      db.transaction(() => {
+        for (const r of records.slice(i, i + 20)) saveEvaluation(db, r)
+      })()
+      await sleep(50)
+    }
+    const written = () => (fs.existsSync(out) ? lines(fs.readFileSync(out, "utf8")).length : 0)
+    for (let waited = 0; written() < 121 && waited < 30_000; waited += 50) await sleep(50)
+    child.kill("SIGTERM")
+    const r = await child.exited
+    assert.strictEqual(r.code, 143, r.stderr)
+    assert.strictEqual(written(), 121)
+    assert.include(r.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
+    assert.include(r.stderr, "stopped by SIGTERM; every event read was delivered")
   })
 })
