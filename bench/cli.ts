@@ -21,6 +21,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { decodeSync, logText } from "../src/Evaluation.js"
 import { extract } from "../src/Extractor.js"
+import { makeCuDb, saveEvaluation } from "../test/support/cu.js"
 import { exampleRecords } from "./corpus.js"
 
 export interface CliExtractResult {
@@ -294,5 +295,53 @@ export const runStartupBench = (options: { readonly quick: boolean }): StartupRe
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export interface FollowResult {
+  readonly rows: number
+  readonly events: number
+  readonly seconds: number
+  readonly rowsPerSec: number
+  readonly eventsPerSec: number
+}
+
+/**
+ * `event-vacuum follow DB --once` into the file sink, start to exit, over a
+ * CU database laid out as the CU lays it out (its DDL, WAL mode) holding
+ * about 100,000 evaluations (10,000 with `quick`): the example's, replicated
+ * at new positions. The output must hold every event, else the bench fails.
+ */
+export const runFollowBench = (options: { readonly quick: boolean }): FollowResult => {
+  const bin = builtBin()
+  const base = (exampleRecords() as Array<Record<string, unknown>>).filter((r) => r.readOnly !== true)
+  const perCopy = eventsPerCopy(base)
+  const copies = Math.ceil((options.quick ? 10_000 : 100_000) / base.length)
+  const { db, dbUrl } = makeCuDb()
+  db.transaction(() => {
+    for (let copy = 0; copy < copies; copy++) {
+      for (const r of base) {
+        saveEvaluation(db, { ...r, ordinate: String(Number(r.ordinate) + copy * 1000), timestamp: (r.timestamp as number) + copy * 1e7 })
+      }
+    }
+  })()
+  db.close()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-follow-"))
+  try {
+    const out = path.join(dir, "out.ndjson")
+    const { seconds, stderr } = timeCli(bin, ["follow", dbUrl, "--once"], {
+      ...cleanEnv(),
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "state.db")
+    }, "pipe")
+    const events = copies * perCopy
+    const lines = fs.existsSync(out) ? countLines(out) : 0
+    if (lines !== events) throw new Error(`follow bench: should have written ${events} events, it wrote ${lines}\n${stderr}`)
+    const rows = copies * base.length
+    return { rows, events, seconds, rowsPerSec: rows / seconds, eventsPerSec: events / seconds }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(path.dirname(dbUrl), { recursive: true, force: true })
   }
 }

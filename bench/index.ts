@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { runCliBench, runStartupBench } from "./cli.js"
+import { runCliBench, runFollowBench, runStartupBench } from "./cli.js"
 import { printDeliveryTable, runDeliveryBench } from "./delivery.js"
 import { runLatencyBench } from "./latency.js"
 import { runParseBench } from "./parse.js"
@@ -111,6 +111,14 @@ table([
   [`CLI run into the file sink, ${cli.run.events} events, start to exit`, `${fmt(cli.run.eventsPerSec / 1000)}k events/s`, `${fmt(cli.run.seconds)} s`]
 ])
 
+// The sidecar: follow --once over a CU database, start to exit.
+const followed = runFollowBench({ quick })
+console.log(`\nfollow --once over a CU SQLite database of ${followed.rows} evaluations (${followed.events} events), into the file sink, start to exit`)
+table([
+  ["rows read", `${fmt(followed.rowsPerSec / 1000)}k rows/s`, `${fmt(followed.seconds)} s`],
+  ["events delivered", `${fmt(followed.eventsPerSec / 1000)}k events/s`, `beside CLI run into the file sink: ${fmt(cli.run.eventsPerSec / 1000)}k events/s`]
+])
+
 // What a command costs before it does anything: the modules it loads.
 const startup = runStartupBench({ quick })
 const ms = (seconds: number) => `${fmt(seconds * 1000, 0)} ms`
@@ -132,7 +140,8 @@ const results = {
   delivery,
   memory: { ...memory, baselineMB, cappedOldSpace128: capped },
   cli,
-  startup
+  startup,
+  follow: followed
 }
 const out = path.join(here, "results.json")
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
