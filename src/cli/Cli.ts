@@ -173,6 +173,33 @@ const drainAndSettle = (vacuum: Vacuum.Vacuum["Type"], timeout: Duration.Duratio
     return { done, snapshot }
   })
 
+/**
+ * How a run that read records ends: stopped by a signal (saying whether all
+ * was delivered), events not stored, or events left waiting, each one line
+ * and a non-zero exit; else nothing.
+ */
+const verdict = (signal: NodeJS.Signals | undefined, done: boolean, snapshot: Snapshot) =>
+  Effect.gen(function*() {
+    const waiting = undelivered(snapshot)
+    if (signal !== undefined) {
+      return yield* new CliError({
+        description: `stopped by ${signal}; ${
+          waiting === 0 ? "every event read was delivered" : `${waiting} event(s) still waiting: ${yield* leftFor}`
+        }`
+      })
+    }
+    const lost = snapshot.discarded.buffer_full + snapshot.discarded.store_failed
+    if (lost > 0) {
+      return yield* new CliError({
+        description: `${lost} event(s) were not stored (buffer_full=${snapshot.discarded.buffer_full} ` +
+          `store_failed=${snapshot.discarded.store_failed}); run again once the cause is fixed: nothing moved past them`
+      })
+    }
+    if (!done || waiting > 0) {
+      return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery; ${yield* leftFor}` })
+    }
+  })
+
 /** On a terminal, a progress line on stderr, rewritten in place. */
 const progress = (vacuum: Vacuum.Vacuum["Type"]) =>
   Effect.gen(function*() {
@@ -231,27 +258,7 @@ const run = (given: Given) => {
         process.stderr.write("\r\x1b[2K")
       }
       yield* Console.error(summary(snapshot, tally.bad))
-      if (signal !== undefined) {
-        const waiting = undelivered(snapshot)
-        return yield* new CliError({
-          description: `stopped by ${signal}; ${
-            waiting === 0 ? "every event read was delivered" : `${waiting} event(s) still waiting: ${yield* leftFor}`
-          }`
-        })
-      }
-      const lost = snapshot.discarded.buffer_full + snapshot.discarded.store_failed
-      if (lost > 0) {
-        return yield* new CliError({
-          description: `${lost} event(s) were not stored (buffer_full=${snapshot.discarded.buffer_full} ` +
-            `store_failed=${snapshot.discarded.store_failed}); run again once the cause is fixed: their watermark did not move`
-        })
-      }
-      const waiting = undelivered(snapshot)
-      if (!done || waiting > 0) {
-        return yield* new CliError({
-          description: `${waiting} event(s) still waiting for delivery; ${yield* leftFor}`
-        })
-      }
+      yield* verdict(signal, done, snapshot)
       yield* refuseBadLines(tally.bad + snapshot.evaluations.invalid)
     })).pipe(Effect.provide(vacuumLayer)))
   )
@@ -312,20 +319,7 @@ const follow = (given: Given) =>
             `event-vacuum: followed ${CuSqlite.resolveFile(cuDb)}: ${counts.rows} rows of ${counts.processes} processes, ` +
               `${counts.badRows} with an output that is not JSON\n${summary(snapshot, 0)}`
           )
-          if (signal !== undefined) {
-            const waiting = undelivered(snapshot)
-            return yield* new CliError({
-              description: `stopped by ${signal}; ${
-                waiting === 0 ? "every event read was delivered" : `${waiting} event(s) still waiting: ${yield* leftFor}`
-              }`
-            })
-          }
-          const lost = snapshot.discarded.buffer_full + snapshot.discarded.store_failed
-          if (lost > 0) return yield* new CliError({ description: `${lost} event(s) were not stored; their cursor did not move past them` })
-          const waiting = undelivered(snapshot)
-          if (!done || waiting > 0) {
-            return yield* new CliError({ description: `${waiting} event(s) still waiting for delivery; ${yield* leftFor}` })
-          }
+          yield* verdict(signal, done, snapshot)
           if (counts.badRows + counts.invalid > 0) {
             return yield* new CliError({
               description: `${counts.badRows + counts.invalid} row(s) could not be read as evaluations (each is named above)`
