@@ -28,6 +28,14 @@ import { compareOrdinates } from "./Position.js"
 export const MAX_CHAR = "\u{10FFFF}"
 
 /**
+ * Whether a `DB_URL` names a PostgreSQL database (as the CU takes it), not
+ * a SQLite file.
+ *
+ * @since 0.3.0
+ */
+export const isPostgresUrl = (dbUrl: string): boolean => /^postgres(ql)?:\/\//i.test(dbUrl)
+
+/**
  * One row of the CU's evaluations table, as an evaluation record the vacuum
  * takes, or the id of a row whose output is not JSON.
  *

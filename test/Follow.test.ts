@@ -1,15 +1,16 @@
 /**
- * Following a CU's evaluations table: a real CU SQLite file (the CU's DDL,
- * WAL mode) written while the vacuum follows it, a real state file.
+ * Following a CU's evaluations table, on each database a CU keeps it in: a
+ * real CU SQLite file (the CU's DDL, WAL mode) and a real PostgreSQL
+ * database (the CU's DDL), written while the vacuum follows it; a real
+ * state file.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
-import * as CuSqlite from "../src/CuDatabase/Sqlite.js"
+import { Effect, Fiber, Option } from "effect"
 import { DedupeStore } from "../src/DedupeStore.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
 import * as Follow from "../src/Follow.js"
 import { Vacuum } from "../src/Vacuum.js"
-import { makeCuDb, saveEvaluation } from "./support/cu.js"
+import { cuLayer, engines } from "./support/engines.js"
 import { exampleRecords, RecordingSink, start, tempDb } from "./support/harness.js"
 
 /** The example's records (the CU stores no dry-runs), as copy `n`: moved to new positions. */
@@ -23,14 +24,18 @@ const following = (v: { vacuum: Vacuum["Type"]; store: DedupeStore["Type"] }, db
   Follow.follow(options).pipe(
     Effect.provideService(Vacuum, v.vacuum),
     Effect.provideService(DedupeStore, v.store),
-    Effect.provide(CuSqlite.layer({ filename: dbUrl }))
+    Effect.provide(cuLayer(dbUrl))
   )
 
-describe("Follow", () => {
+for (const { engine, make } of engines) {
+  /** A CU database of the test's own, closed (and dropped) at the end of the test. */
+  const cuDb = Effect.acquireRelease(Effect.promise(make), (db) => Effect.promise(db.close))
+
+describe(`Follow on ${engine}`, () => {
   it.scopedLive("sends every event of the table once; a second pass, and a restart on the same state, read nothing again", () =>
     Effect.gen(function*() {
-      const { db, dbUrl } = makeCuDb()
-      for (const r of copy(0)) saveEvaluation(db, r)
+      const { dbUrl, save } = yield* cuDb
+      yield* Effect.promise(() => save(copy(0)))
       const state = tempDb()
       const sink = new RecordingSink("test")
       const v = yield* start(Sqlite.layer({ filename: state }), [sink], { flushInterval: "10 millis" })
@@ -51,16 +56,14 @@ describe("Follow", () => {
 
   it.scopedLive("follows rows the CU writes while it runs, in bursts, and each event arrives once", () =>
     Effect.gen(function*() {
-      const { db, dbUrl } = makeCuDb()
+      const { dbUrl, save } = yield* cuDb
       const sink = new RecordingSink("test")
       const v = yield* start(Sqlite.layer({ filename: tempDb() }), [sink], { flushInterval: "10 millis" })
       const fiber = yield* Effect.fork(following(v, dbUrl, { poll: "20 millis", pageSize: 25 }))
       const rows = [...copy(0), ...copy(1), ...copy(2)]
       // The CU's writer: bursts of a few evaluations, in its order.
       for (let i = 0; i < rows.length; i += 17) {
-        db.transaction(() => {
-          for (const r of rows.slice(i, i + 17)) saveEvaluation(db, r)
-        })()
+        yield* Effect.promise(() => save(rows.slice(i, i + 17)))
         yield* Effect.sleep("5 millis")
       }
       while (sink.events.length < 363) yield* Effect.sleep("20 millis")
@@ -73,12 +76,12 @@ describe("Follow", () => {
 
   it.scopedLive("--since: a process with no cursor is read from that time on; a row whose output is not JSON is reported by id", () =>
     Effect.gen(function*() {
-      const { db, dbUrl } = makeCuDb()
+      const { breakOutput, dbUrl, save } = yield* cuDb
       const rows = copy(0)
-      for (const r of rows) saveEvaluation(db, r)
+      yield* Effect.promise(() => save(rows))
       const late = rows[Math.floor(rows.length / 2)]!
       const broken = rows[rows.length - 1]!
-      db.prepare("UPDATE evaluations SET output = 'nope' WHERE processId = ? AND ordinate = ? AND cron IS ?").run(broken.processId, broken.ordinate, broken.cron ?? null)
+      yield* Effect.promise(() => breakOutput(broken))
       const sink = new RecordingSink("test")
       const v = yield* start(Sqlite.layer({ filename: tempDb() }), [sink], { flushInterval: "10 millis" })
       const bad: Array<string> = []
@@ -92,4 +95,63 @@ describe("Follow", () => {
       assert.strictEqual(counts.badRows, 1)
       assert.deepStrictEqual(bad, [[broken.processId, broken.timestamp, broken.ordinate, broken.cron].filter((x) => x != null).join(",")])
     }))
+
+  it.scopedLive("a restart mid-way while the CU writes: the second follower resumes from the cursors, nothing lost, nothing twice", () =>
+    Effect.gen(function*() {
+      const { dbUrl, save } = yield* cuDb
+      const state = tempDb()
+      const sink = new RecordingSink("test")
+      const rows = [...copy(0), ...copy(1), ...copy(2)]
+      const writer = yield* Effect.fork(Effect.gen(function*() {
+        for (let i = 0; i < rows.length; i += 11) {
+          yield* Effect.promise(() => save(rows.slice(i, i + 11)))
+          yield* Effect.sleep("10 millis")
+        }
+      }))
+      const v = yield* start(Sqlite.layer({ filename: state }), [sink], { flushInterval: "10 millis" })
+      const first = yield* Effect.fork(following(v, dbUrl, { poll: "20 millis", pageSize: 7 }))
+      while (sink.events.length < 100) yield* Effect.sleep("5 millis")
+      yield* Fiber.interrupt(first)
+      yield* v.close
+      const v2 = yield* start(Sqlite.layer({ filename: state }), [sink], { flushInterval: "10 millis" })
+      const second = yield* Effect.fork(following(v2, dbUrl, { poll: "20 millis", pageSize: 7 }))
+      yield* Fiber.join(writer)
+      while (sink.events.length < 363) yield* Effect.sleep("20 millis")
+      yield* Effect.sleep("200 millis")
+      yield* Fiber.interrupt(second)
+      assert.strictEqual(sink.events.length, 363)
+      assert.strictEqual(new Set(sink.ids).size, 363)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("the CU's writer holding a write transaction open for seconds: following neither blocks it nor fails, and sends what it wrote", () =>
+    Effect.gen(function*() {
+      const { dbUrl, save, saveHolding } = yield* cuDb
+      const rows = copy(0)
+      const half = Math.floor(rows.length / 2)
+      yield* Effect.promise(() => save(rows.slice(0, half)))
+      const sink = new RecordingSink("test")
+      const v = yield* start(Sqlite.layer({ filename: tempDb() }), [sink], { flushInterval: "10 millis" })
+      let read = 0
+      const fiber = yield* Effect.fork(following(v, dbUrl, {
+        poll: "20 millis",
+        pageSize: 10,
+        onProgress: (c) => Effect.sync(() => (read = c.rows))
+      }))
+      while (read < half) yield* Effect.sleep("10 millis")
+      assert.isTrue(yield* v.vacuum.drain(30_000))
+      const before = sink.events.length
+      assert.isAbove(before, 0)
+      // The rest in one transaction the writer holds 2 seconds, while the follower polls on.
+      const holding = yield* Effect.fork(Effect.promise(() => saveHolding(rows.slice(half), 2_000)))
+      yield* Effect.sleep("1 second")
+      assert.strictEqual(sink.events.length, before)
+      assert.isTrue(Option.isNone(yield* fiber.poll))
+      yield* Fiber.join(holding)
+      while (sink.events.length < 121) yield* Effect.sleep("20 millis")
+      assert.isTrue(Option.isNone(yield* fiber.poll))
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(new Set(sink.ids).size, 121)
+      assert.strictEqual(sink.events.length, 121)
+    }), { timeout: 60_000 })
 })
+}

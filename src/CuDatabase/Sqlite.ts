@@ -8,10 +8,12 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Effect, Layer } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
-import type { Cursor, RawRow } from "../CuDatabase.js"
-import { CuDatabase, CuDatabaseError, fromRaw, inOrder, MAX_CHAR, range } from "../CuDatabase.js"
+import type { RawRow } from "../CuDatabase.js"
+import { CuDatabase, CuDatabaseError } from "../CuDatabase.js"
+import * as Sql from "./Sql.js"
 
 /**
  * @since 0.3.0
@@ -21,10 +23,9 @@ export interface Options {
   readonly filename: string
   /** The setting it came from, for messages: `EVENT_VACUUM_CU_DB` unless given. */
   readonly setting?: string | undefined
+  /** How long a read waits on the CU's lock (a database not in WAL mode, mid-commit): 10 seconds unless given. */
+  readonly timeout?: Duration.DurationInput | undefined
 }
-
-/** The columns the vacuum reads; a table without them is not a CU's. */
-const COLUMNS = ["id", "processId", "messageId", "ordinate", "cron", "timestamp", "blockHeight", "output"] as const
 
 /**
  * The file a CU's `DB_URL` names: the path itself when it is a file, else
@@ -43,63 +44,50 @@ export const resolveFile = (name: string): string | undefined => {
   return undefined
 }
 
+/** SQLite's answer when a lock stayed held past the busy timeout. */
+const isBusy = (error: SqlError): boolean => {
+  const code = (error.cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY")
+}
+
 /**
  * @since 0.3.0
  */
 export const make = (options: Options) =>
   Effect.gen(function*() {
     const setting = options.setting ?? "EVENT_VACUUM_CU_DB"
+    const timeout = options.timeout ?? "10 seconds"
     const file = resolveFile(options.filename)
     if (file === undefined) {
       return yield* new CuDatabaseError({
         description: `${setting}: no CU database at ${options.filename} (nor ${options.filename}.sqlite)`
       })
     }
-    const fail = (what: string) => (cause: unknown) =>
-      new CuDatabaseError({
-        description: `${setting}: ${what} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause
-      })
     const sql = yield* SqliteClient.make({ filename: file, readonly: true, disableWAL: true }).pipe(
       Effect.provide(Reactivity.layer),
-      Effect.catchAllDefect((cause) => Effect.fail(fail("cannot open")(cause)))
+      Effect.catchAllDefect((cause) =>
+        new CuDatabaseError({
+          description: `${setting}: cannot open ${file}: ${cause instanceof Error ? cause.message : String(cause)}`,
+          cause
+        })
+      )
     )
-    // A CU's database: the evaluations table, with the columns the CU gives it.
-    const columns = yield* sql<{ name: string }>`SELECT name FROM pragma_table_info('evaluations')`.pipe(
-      Effect.mapError(fail("cannot read"))
+    // The connection's own wait on a lock (no write: a pragma of the connection, not the file).
+    yield* sql.unsafe(`PRAGMA busy_timeout = ${Math.round(Duration.toMillis(Duration.decode(timeout)))}`).pipe(
+      Effect.mapError((cause) => new CuDatabaseError({ description: `${setting}: cannot open ${file}: ${cause.message}`, cause }))
     )
-    const missing = COLUMNS.filter((c) => !columns.some((x) => x.name === c))
-    if (columns.length === 0) {
-      return yield* new CuDatabaseError({ description: `${setting}: ${file} is not a CU's database: it has no evaluations table` })
-    }
-    if (missing.length > 0) {
-      return yield* new CuDatabaseError({
-        description: `${setting}: the evaluations table of ${file} lacks ${missing.join(", ")}: not a CU's, or a schema this vacuum does not know`
-      })
-    }
 
-    const read = fail("cannot read")
-    const processes = (after: string | undefined, limit: number) =>
-      Effect.gen(function*() {
-        // Skip from one process's id range to the next: an index seek each, never a scan.
-        const found: Array<string> = []
-        let from = after === undefined ? "" : `${after},${MAX_CHAR}`
-        while (found.length < limit) {
-          const next = yield* sql<{ id: string }>`SELECT id FROM evaluations WHERE id > ${from} ORDER BY id LIMIT 1`
-          const id = next[0]?.id
-          if (id === undefined) break
-          const processId = id.slice(0, id.indexOf(",") === -1 ? id.length : id.indexOf(","))
-          found.push(processId)
-          from = `${processId},${MAX_CHAR}`
-        }
-        return found
-      }).pipe(Effect.mapError(read))
-
-    const rows = (processId: string, after: Cursor | undefined, limit: number) => {
-      const { from, to } = range(processId, after)
-      // What the cursor has read at its timestamp is left out by the database, so that a page
-      // always moves on (inOrder holds the same, exactly, for ordinates beyond an integer).
-      const query = after === undefined
+    const columns = sql<{ name: string }>`SELECT name FROM pragma_table_info('evaluations')`.pipe(
+      Effect.map((rows) => rows.map((r) => r.name))
+    )
+    const nextId = (from: string) =>
+      sql<{ id: string }>`SELECT id FROM evaluations WHERE id > ${from} ORDER BY id LIMIT 1`.pipe(
+        Effect.map((rows) => rows[0]?.id)
+      )
+    // What the cursor has read at its timestamp is left out by the database, so that a page
+    // always moves on (inOrder holds the same, exactly, for ordinates beyond an integer).
+    const page: Sql.Dialect["page"] = (_processId, { from, to }, after, limit) =>
+      after === undefined
         ? sql<RawRow>`SELECT id, processId, messageId, ordinate, cron, timestamp, blockHeight, output
             FROM evaluations WHERE id > ${from} AND id <= ${to}
             ORDER BY timestamp, CAST(ordinate AS INTEGER), cron IS NOT NULL, cron LIMIT ${limit}`
@@ -108,18 +96,9 @@ export const make = (options: Options) =>
               AND (timestamp > ${after.timestamp} OR CAST(ordinate AS INTEGER) > ${Number(after.ordinate)}
                 OR (CAST(ordinate AS INTEGER) = ${Number(after.ordinate)} AND coalesce(cron, '') NOT IN ${sql.in(after.crons)}))
             ORDER BY timestamp, CAST(ordinate AS INTEGER), cron IS NOT NULL, cron LIMIT ${limit}`
-      return query.pipe(
-        Effect.map((raw) => inOrder(raw.map(fromRaw), after)),
-        Effect.mapError(read)
-      )
-    }
+    const count = sql<{ n: number }>`SELECT count(*) AS n FROM evaluations`.pipe(Effect.map((r) => Number(r[0]?.n ?? 0)))
 
-    const count = sql<{ n: number }>`SELECT count(*) AS n FROM evaluations`.pipe(
-      Effect.map((r) => Number(r[0]?.n ?? 0)),
-      Effect.mapError(read)
-    )
-
-    return CuDatabase.of({ source: file, processes, rows, count })
+    return yield* Sql.make({ columns, nextId, page, count, timedOut: isBusy }, { source: file, setting, timeout })
   })
 
 /**

@@ -7,10 +7,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Config, Console, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+import { Clock, Config, Console, Duration, Effect, Either, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
 import { DedupeStore } from "../DedupeStore.js"
 import * as Sqlite from "../DedupeStore/Sqlite.js"
+import * as CuDatabase from "../CuDatabase.js"
 import * as CuSqlite from "../CuDatabase/Sqlite.js"
 import * as Env from "../Env.js"
 import * as Follow from "../Follow.js"
@@ -280,24 +281,29 @@ const follow = (given: Given) =>
     Effect.gen(function*() {
       yield* preflight("-")
       const cuDb = given.args[0] ?? (yield* Setting.configOf(followSettings.cuDb))
-      if (/^postgres(ql)?:\/\//i.test(cuDb)) {
-        return yield* new CliError({
-          description: "EVENT_VACUUM_CU_DB: a PostgreSQL CU database cannot be followed yet, only the CU's SQLite file"
-        })
-      }
+      const timeout = yield* Setting.configOf(followSettings.cuDbTimeout)
       // The CU's database before the state file: a wrong name opens nothing.
-      if (CuSqlite.resolveFile(cuDb) === undefined) {
+      // PostgreSQL's client loads only for a postgres:// URL.
+      const pg = CuDatabase.isPostgresUrl(cuDb) ? yield* Effect.promise(() => import("../CuDatabase/Pg.js")) : undefined
+      const source = pg !== undefined ? pg.sourceOf(cuDb) : CuSqlite.resolveFile(cuDb)
+      if (source === undefined) {
         return yield* new CliError({ description: `EVENT_VACUUM_CU_DB: no CU database at ${cuDb} (nor ${cuDb}.sqlite)` })
       }
+      const cuLayer = pg !== undefined ? pg.layer({ url: cuDb, timeout }) : CuSqlite.layer({ filename: cuDb, timeout })
       const since = yield* sinceOf(given)
       const poll = yield* Setting.configOf(followSettings.cuDbPoll)
       const once = given.options.has("once")
       return yield* Signals.handled((stopped) =>
         Effect.gen(function*() {
-          const timeout = yield* drainTimeout
+          const drain = yield* drainTimeout
           const shutdownTimeout = yield* Setting.configOf(Vacuum.settings.shutdownTimeout)
+          const sharesTerminal = process.stdout.isTTY && (yield* Setting.configOf(Env.settings.transports)).includes("console")
           const vacuum = yield* Vacuum.Vacuum
           let counts: Follow.Counts = { rows: 0, badRows: 0, invalid: 0, processes: 0 }
+          if (process.stderr.isTTY && !sharesTerminal) {
+            const rows = yield* Effect.flatMap(CuDatabase.CuDatabase, (cu) => cu.count)
+            yield* Effect.fork(followProgress(vacuum, rows, () => counts))
+          }
           const reading = Follow.follow({
             once,
             poll,
@@ -305,20 +311,24 @@ const follow = (given: Given) =>
             processes: given.lists.get("process"),
             onBadRow: (id, reason) => Effect.sync(() => process.stderr.write(`event-vacuum: ${id}: ${reason}\n`)),
             onProgress: (c) => Effect.sync(() => (counts = c))
-          }).pipe(Effect.provide(CuSqlite.layer({ filename: cuDb })), Effect.tap((c) => (counts = c)))
-          // Following ends by a signal; --once when it has read everything and waited for delivery.
+          }).pipe(Effect.tap((c) => (counts = c)))
+          // Following ends by a signal, or a read that fails; --once when it has read everything
+          // and waited for delivery.
           const outcome = yield* Effect.raceFirst(
-            Effect.map(Effect.zipRight(reading, drainAndSettle(vacuum, timeout)), Option.some),
+            Effect.map(Effect.either(Effect.zipRight(reading, drainAndSettle(vacuum, drain))), Option.some),
             Effect.as(stopped, Option.none())
           )
           const signal = Signals.received()
-          const { done, snapshot } = Option.isSome(outcome)
-            ? outcome.value
+          const { done, snapshot } = Option.isSome(outcome) && Either.isRight(outcome.value)
+            ? outcome.value.right
             : { done: yield* vacuum.drain(shutdownTimeout), snapshot: yield* vacuum.snapshot }
+          if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K")
           yield* Console.error(
-            `event-vacuum: followed ${CuSqlite.resolveFile(cuDb)}: ${counts.rows} rows of ${counts.processes} processes, ` +
+            `event-vacuum: followed ${source}: ${counts.rows} rows of ${counts.processes} processes, ` +
               `${counts.badRows} with an output that is not JSON\n${summary(snapshot, 0)}`
           )
+          // What stopped the reading is said last, after what it had done.
+          if (Option.isSome(outcome) && Either.isLeft(outcome.value)) return yield* outcome.value.left
           yield* verdict(signal, done, snapshot)
           if (counts.badRows + counts.invalid > 0) {
             return yield* new CliError({
@@ -326,9 +336,24 @@ const follow = (given: Given) =>
             })
           }
         })
-      ).pipe(Effect.provide(runningLayer))
+      ).pipe(
+        Effect.provide(runningLayer),
+        // The CU's database opens first: one that cannot be read opens no state.
+        Effect.provide(cuLayer)
+      )
     })
   )
+
+/** On a terminal, following's progress line on stderr, rewritten in place. */
+const followProgress = (vacuum: Vacuum.Vacuum["Type"], total: number, counts: () => Follow.Counts) =>
+  Effect.gen(function*() {
+    const s = yield* vacuum.snapshot
+    const c = counts()
+    const delivered = s.sinks.map((k) => `${k.name} ${k.delivered}`).join(", ")
+    process.stderr.write(
+      `\r\x1b[2Kevent-vacuum: ${c.rows} of ${total} rows, ${c.processes} processes, ${s.events.found} events; delivered: ${delivered}`
+    )
+  }).pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.asVoid)
 
 const extract = (given: Given) =>
   Effect.scoped(Effect.gen(function*() {

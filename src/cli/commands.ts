@@ -79,8 +79,8 @@ export const commands: ReadonlyArray<Command> = [
   },
   {
     path: ["follow"],
-    summary: "Follow the CU's own evaluations table (SQLite) and deliver its events, until SIGINT or SIGTERM; --once for what is there.",
-    args: [{ name: "CU_DB", doc: "the CU's DB_URL (it appends .sqlite) or the file; else EVENT_VACUUM_CU_DB" }],
+    summary: "Follow the CU's own evaluations table (SQLite or PostgreSQL) and deliver its events, until SIGINT or SIGTERM; --once for what is there.",
+    args: [{ name: "CU_DB", doc: "the CU's DB_URL: a postgres:// URL, or the SQLite name (it appends .sqlite) or file; else EVENT_VACUUM_CU_DB" }],
     options: [
       { name: "once", doc: "send what the table holds now, then exit (a backfill)" },
       { name: "process", value: "<id>", repeated: true, doc: "only this process (again for more)" },

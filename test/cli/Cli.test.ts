@@ -15,6 +15,7 @@ import { settings } from "../../src/cli/Cli.js"
 import { followSettings } from "../../src/cli/commands.js"
 import { bin, cli as spawnCli, sleep } from "../support/guarantees.js"
 import { makeCuDb, saveEvaluation } from "../support/cu.js"
+import { makePgCuDb } from "../support/cuPg.js"
 import { exampleRecords } from "../support/harness.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
@@ -633,5 +634,95 @@ describe("event-vacuum follow", () => {
     assert.strictEqual(written(), 121)
     assert.include(r.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
     assert.include(r.stderr, "stopped by SIGTERM; every event read was delivered")
+  })
+
+  it("follows a PostgreSQL CU database: --once, again nothing; stopped mid-way by SIGTERM, the rerun sends the rest, nothing twice", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const cu = await makePgCuDb()
+    try {
+      const copies = [0, 1, 2].flatMap((n) =>
+        exampleRecords()
+          .filter((r) => r.readOnly !== true)
+          .map((r) => ({ ...r, ordinate: String(Number(r.ordinate) + n * 1000), timestamp: (r.timestamp as number) + n * 1e7 }))
+      )
+      await cu.save(copies.slice(0, 122))
+      const out = path.join(dir, "events.ndjson")
+      const env = {
+        EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+        EVENT_VACUUM_TRANSPORTS: "file",
+        EVENT_VACUUM_FILE_PATH: out,
+        EVENT_VACUUM_CU_DB_POLL: "50 millis",
+        EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+      }
+      const written = () => (fs.existsSync(out) ? lines(fs.readFileSync(out, "utf8")) : [])
+      const first = await spawnCli(["follow", cu.dbUrl.replace("postgres@", "postgres:s3cret@"), "--once"], env).exited
+      assert.strictEqual(first.code, 0, first.stderr)
+      assert.strictEqual(written().length, 121)
+      assert.include(first.stderr, `followed postgres://postgres@127.0.0.1:5432/${cu.name}: 122 rows of 2 processes`)
+      assert.notInclude(first.stderr, "s3cret")
+      const again = await spawnCli(["follow", "--once"], { ...env, EVENT_VACUUM_CU_DB: cu.dbUrl }).exited
+      assert.strictEqual(again.code, 0, again.stderr)
+      assert.include(again.stderr, "0 rows of 0 processes")
+      assert.strictEqual(written().length, 121)
+
+      // Following while the CU writes the rest; stopped mid-way; a rerun picks up where it was.
+      const child = spawnCli(["follow", cu.dbUrl], env)
+      for (let i = 122; i < copies.length; i += 10) {
+        await cu.save(copies.slice(i, i + 10))
+        if (i === 182) {
+          for (let waited = 0; written().length <= 121 && waited < 30_000; waited += 20) await sleep(20)
+          child.kill("SIGTERM")
+        }
+        await sleep(10)
+      }
+      const stopped = await child.exited
+      assert.strictEqual(stopped.code, 143, stopped.stderr)
+      assert.isBelow(written().length, 363)
+      const rest = await spawnCli(["follow", cu.dbUrl, "--once"], env).exited
+      assert.strictEqual(rest.code, 0, rest.stderr)
+      const ids = written().map((l) => (JSON.parse(l) as { data: { eventId: string } }).data.eventId)
+      assert.strictEqual(ids.length, 363)
+      assert.strictEqual(new Set(ids).size, 363)
+    } finally {
+      await cu.close()
+    }
+  })
+
+  it("a CU database it cannot read, or a table that changes while it follows, stops it with one line naming the setting", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const state = path.join(dir, "never.db")
+    const missing = await spawnCli(["follow", "postgres://postgres:s3cret@127.0.0.1:5432/event_vacuum_no_such_db", "--once"], {
+      EVENT_VACUUM_STATE_PATH: state
+    }).exited
+    assert.strictEqual(missing.code, 1)
+    assert.strictEqual(
+      lines(missing.stderr).join("\n"),
+      `event-vacuum: EVENT_VACUUM_CU_DB: cannot connect to postgres://postgres@127.0.0.1:5432/event_vacuum_no_such_db: database "event_vacuum_no_such_db" does not exist`
+    )
+    assert.isFalse(fs.existsSync(state))
+
+    const { db, dbUrl, file } = makeCuDb()
+    const records = exampleRecords().filter((r) => r.readOnly !== true)
+    for (const r of records.slice(0, 60)) saveEvaluation(db, r)
+    const out = path.join(dir, "events.ndjson")
+    const child = spawnCli(["follow", dbUrl], {
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_CU_DB_POLL: "20 millis",
+      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+    })
+    const written = () => (fs.existsSync(out) ? lines(fs.readFileSync(out, "utf8")).length : 0)
+    for (let waited = 0; written() === 0 && waited < 30_000; waited += 20) await sleep(20)
+    db.prepare("ALTER TABLE evaluations DROP COLUMN output").run()
+    const r = await child.exited
+    assert.strictEqual(r.code, 1, r.stderr)
+    const said = lines(r.stderr)
+    assert.strictEqual(
+      said[said.length - 1],
+      `event-vacuum: EVENT_VACUUM_CU_DB: the evaluations table of ${file} changed while it was followed: it lacks output now`
+    )
+    assert.include(r.stderr, `event-vacuum: followed ${file}: 60 rows of`)
+    assert.isAbove(written(), 0)
   })
 })

@@ -37,25 +37,47 @@ export const makeCuDb = (): { readonly dbUrl: string; readonly file: string; rea
   return { dbUrl, file, db }
 }
 
+/** The id the CU gives an evaluation: `processId,timestamp,ordinate[,cron]`. */
+export const evaluationId = (r: Record<string, any>): string =>
+  [r.processId, r.timestamp, r.ordinate, r.cron].filter((x) => x !== null && x !== undefined).join(",")
+
+/** An evaluation record (the example's shape) as the CU saves it: its row, column by column. */
+export const evaluationRow = (r: Record<string, any>, evaluatedAt = Date.now()) => {
+  const { Memory: _memory, ...output } = r.output ?? {}
+  return {
+    id: evaluationId(r),
+    processId: r.processId as string,
+    messageId: (r.messageId ?? null) as string | null,
+    deepHash: null,
+    nonce: Number(r.ordinate),
+    epoch: 0,
+    timestamp: r.timestamp as number,
+    ordinate: String(r.ordinate),
+    blockHeight: (r.blockHeight ?? null) as number | null,
+    cron: (r.cron ?? null) as string | null,
+    evaluatedAt,
+    output: JSON.stringify(output)
+  }
+}
+
 /** An evaluation record (the example's shape) as the CU saves it. */
 export const saveEvaluation = (db: Database.Database, r: Record<string, any>, evaluatedAt = Date.now()): void => {
-  const id = [r.processId, r.timestamp, r.ordinate, r.cron].filter((x) => x !== null && x !== undefined).join(",")
-  const { Memory: _memory, ...output } = r.output ?? {}
+  const row = evaluationRow(r, evaluatedAt)
   db.prepare(
     `INSERT OR IGNORE INTO evaluations (id, processId, messageId, deepHash, nonce, epoch, timestamp, ordinate, blockHeight, cron, evaluatedAt, output)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
   ).run(
-    id,
-    r.processId,
-    r.messageId ?? null,
-    null,
-    Number(r.ordinate),
-    0,
-    r.timestamp,
-    String(r.ordinate),
-    r.blockHeight ?? null,
-    r.cron ?? null,
-    evaluatedAt,
-    JSON.stringify(output)
+    row.id,
+    row.processId,
+    row.messageId,
+    row.deepHash,
+    row.nonce,
+    row.epoch,
+    row.timestamp,
+    row.ordinate,
+    row.blockHeight,
+    row.cron,
+    row.evaluatedAt,
+    row.output
   )
 }
