@@ -21,7 +21,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { decodeSync, logText } from "../src/Evaluation.js"
 import { extract } from "../src/Extractor.js"
-import { makeCuDb, saveEvaluation } from "../test/support/cu.js"
+import { evaluationRow, makeCuDb, saveEvaluation } from "../test/support/cu.js"
+import { makeDatabase, PG_EVALUATIONS_DDL, psql } from "../test/support/cuPg.js"
 import { exampleRecords } from "./corpus.js"
 
 export interface CliExtractResult {
@@ -299,6 +300,7 @@ export const runStartupBench = (options: { readonly quick: boolean }): StartupRe
 }
 
 export interface FollowResult {
+  readonly engine: "SQLite" | "PostgreSQL"
   readonly rows: number
   readonly events: number
   readonly seconds: number
@@ -306,27 +308,53 @@ export interface FollowResult {
   readonly eventsPerSec: number
 }
 
+/** A CSV field as PostgreSQL's COPY reads it: NULL unquoted and empty, text quoted. */
+const csvField = (v: unknown): string => (v === null || v === undefined ? "" : `"${String(v).replace(/"/g, '""')}"`)
+
 /**
  * `event-vacuum follow DB --once` into the file sink, start to exit, over a
- * CU database laid out as the CU lays it out (its DDL, WAL mode) holding
- * about 100,000 evaluations (10,000 with `quick`): the example's, replicated
- * at new positions. The output must hold every event, else the bench fails.
+ * CU database laid out as the CU lays it out (its DDL: SQLite in WAL mode,
+ * or PostgreSQL) holding about 100,000 evaluations (10,000 with `quick`):
+ * the example's, replicated at new positions. The output must hold every
+ * event, else the bench fails.
  */
-export const runFollowBench = (options: { readonly quick: boolean }): FollowResult => {
+export const runFollowBench = (options: { readonly quick: boolean; readonly engine: FollowResult["engine"] }): FollowResult => {
   const bin = builtBin()
   const base = (exampleRecords() as Array<Record<string, unknown>>).filter((r) => r.readOnly !== true)
   const perCopy = eventsPerCopy(base)
   const copies = Math.ceil((options.quick ? 10_000 : 100_000) / base.length)
-  const { db, dbUrl } = makeCuDb()
-  db.transaction(() => {
+  const records = function*() {
     for (let copy = 0; copy < copies; copy++) {
-      for (const r of base) {
-        saveEvaluation(db, { ...r, ordinate: String(Number(r.ordinate) + copy * 1000), timestamp: (r.timestamp as number) + copy * 1e7 })
-      }
+      for (const r of base) yield { ...r, ordinate: String(Number(r.ordinate) + copy * 1000), timestamp: (r.timestamp as number) + copy * 1e7 }
     }
-  })()
-  db.close()
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-follow-"))
+  let dbUrl: string
+  let cleanUp: () => void
+  if (options.engine === "SQLite") {
+    const cu = makeCuDb()
+    cu.db.transaction(() => {
+      for (const r of records()) saveEvaluation(cu.db, r)
+    })()
+    cu.db.close()
+    dbUrl = cu.dbUrl
+    cleanUp = () => fs.rmSync(path.dirname(cu.dbUrl), { recursive: true, force: true })
+  } else {
+    // The CU's table in a database of the bench's own, filled through COPY.
+    const db = makeDatabase("event_vacuum_bench")
+    psql(PG_EVALUATIONS_DDL, db.name)
+    const csv = path.join(dir, "evaluations.csv")
+    const fd = fs.openSync(csv, "w")
+    for (const r of records()) {
+      const row = evaluationRow(r)
+      fs.writeSync(fd, [row.id, row.processId, row.messageId, row.deepHash, row.nonce, row.epoch, row.timestamp, row.ordinate, row.blockHeight, row.cron, row.output, row.evaluatedAt].map(csvField).join(",") + "\n")
+    }
+    fs.closeSync(fd)
+    psql(`\\copy evaluations (id, "processId", "messageId", "deepHash", nonce, epoch, timestamp, ordinate, "blockHeight", cron, output, "evaluatedAt") FROM '${csv}' WITH (FORMAT csv)`, db.name)
+    psql("ANALYZE evaluations", db.name)
+    dbUrl = db.url
+    cleanUp = db.drop
+  }
   try {
     const out = path.join(dir, "out.ndjson")
     const { seconds, stderr } = timeCli(bin, ["follow", dbUrl, "--once"], {
@@ -337,11 +365,11 @@ export const runFollowBench = (options: { readonly quick: boolean }): FollowResu
     }, "pipe")
     const events = copies * perCopy
     const lines = fs.existsSync(out) ? countLines(out) : 0
-    if (lines !== events) throw new Error(`follow bench: should have written ${events} events, it wrote ${lines}\n${stderr}`)
+    if (lines !== events) throw new Error(`follow bench (${options.engine}): should have written ${events} events, it wrote ${lines}\n${stderr}`)
     const rows = copies * base.length
-    return { rows, events, seconds, rowsPerSec: rows / seconds, eventsPerSec: events / seconds }
+    return { engine: options.engine, rows, events, seconds, rowsPerSec: rows / seconds, eventsPerSec: events / seconds }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
-    fs.rmSync(path.dirname(dbUrl), { recursive: true, force: true })
+    cleanUp()
   }
 }

@@ -111,13 +111,13 @@ table([
   [`CLI run into the file sink, ${cli.run.events} events, start to exit`, `${fmt(cli.run.eventsPerSec / 1000)}k events/s`, `${fmt(cli.run.seconds)} s`]
 ])
 
-// The sidecar: follow --once over a CU database, start to exit.
-const followed = runFollowBench({ quick })
-console.log(`\nfollow --once over a CU SQLite database of ${followed.rows} evaluations (${followed.events} events), into the file sink, start to exit`)
-table([
-  ["rows read", `${fmt(followed.rowsPerSec / 1000)}k rows/s`, `${fmt(followed.seconds)} s`],
-  ["events delivered", `${fmt(followed.eventsPerSec / 1000)}k events/s`, `beside CLI run into the file sink: ${fmt(cli.run.eventsPerSec / 1000)}k events/s`]
-])
+// The sidecar: follow --once over a CU database, start to exit, on each engine a CU keeps it in.
+const followed = (["SQLite", "PostgreSQL"] as const).map((engine) => runFollowBench({ quick, engine }))
+console.log(`\nfollow --once over a CU database of ${followed[0]!.rows} evaluations (${followed[0]!.events} events), the CU's DDL, into the file sink, start to exit`)
+table(followed.flatMap((f) => [
+  [`${f.engine}: rows read`, `${fmt(f.rowsPerSec / 1000)}k rows/s`, `${fmt(f.seconds)} s`],
+  [`${f.engine}: events delivered`, `${fmt(f.eventsPerSec / 1000)}k events/s`, `beside CLI run into the file sink: ${fmt(cli.run.eventsPerSec / 1000)}k events/s`]
+]))
 
 // What a command costs before it does anything: the modules it loads.
 const startup = runStartupBench({ quick })

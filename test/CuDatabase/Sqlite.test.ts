@@ -143,6 +143,28 @@ describe("CuDatabase/Sqlite", () => {
       assert.isFalse(fs.existsSync(`${file}-journal`))
     }))
 
+  it.effect("a lock held past the timeout (a database outside WAL mode, its writer holding it), and a table dropped mid-run, each said in one line", () =>
+    Effect.gen(function*() {
+      const { db, file } = makeCuDb()
+      saveEvaluation(db, evaluation(1, 1000))
+      db.pragma("journal_mode = DELETE")
+      yield* Effect.gen(function*() {
+        const cu = yield* CuDatabase
+        assert.deepStrictEqual((yield* readAll(P, 100)).map((r) => r.id), [`${P},1000,1`])
+        db.prepare("BEGIN EXCLUSIVE").run()
+        const locked = yield* Effect.flip(cu.rows(P, undefined, 100))
+        db.prepare("COMMIT").run()
+        assert.strictEqual(
+          locked.message,
+          `EVENT_VACUUM_CU_DB: ${file} kept a read waiting past 200ms (a lock held on the evaluations table?): database is locked`
+        )
+        assert.deepStrictEqual((yield* readAll(P, 100)).map((r) => r.id), [`${P},1000,1`])
+        db.prepare("DROP TABLE evaluations").run()
+        const gone = yield* Effect.flip(cu.processes(undefined, 10))
+        assert.strictEqual(gone.message, `EVENT_VACUUM_CU_DB: the evaluations table of ${file} is gone: it was dropped while it was followed`)
+      }).pipe(Effect.provide(CuSqlite.layer({ filename: file, timeout: "200 millis" })))
+    }))
+
   it.effect("refuses what is not a CU's database, naming the setting", () =>
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-notcu-"))
