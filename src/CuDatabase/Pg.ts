@@ -17,7 +17,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer, Redacted } from "effect"
-import type { RawRow } from "../CuDatabase.js"
+import type { Cursor, RawRow } from "../CuDatabase.js"
 import { CuDatabase, CuDatabaseError } from "../CuDatabase.js"
 import * as Sql from "./Sql.js"
 
@@ -136,19 +136,22 @@ export const make = (options: Options) =>
       sql<{ id: string }>`SELECT id FROM evaluations WHERE ${id} > ${from} ORDER BY ${id} LIMIT 1`.pipe(
         Effect.map((rows) => rows[0]?.id)
       )
-    const page: Sql.Dialect["page"] = (_processId, { from, to }, after, limit) => {
-      const select = sql`SELECT id, "processId", "messageId", ordinate, cron, timestamp, "blockHeight", output
-        FROM evaluations WHERE ${id} > ${from} AND ${id} <= ${to}`
-      const order = sql`ORDER BY timestamp, ${ordinal}, cron IS NOT NULL, cron COLLATE "C" LIMIT ${limit}`
-      if (after === undefined) return sql<RawRow>`${select} ${order}`
-      // As SQLite's CAST reads it: an ordinate that is not a number counts as 0.
+    // What the cursor has read at its timestamp is left out; an ordinate that is not a number
+    // counts as 0, as SQLite's CAST reads it.
+    const after_ = (after: Cursor | undefined) => {
+      if (after === undefined) return sql.literal("TRUE")
       const o = /^[0-9]{1,30}$/.test(after.ordinate) ? after.ordinate : "0"
       const crons = after.crons.length === 0 ? sql.literal("TRUE") : sql`coalesce(cron, '') NOT IN ${sql.in(after.crons)}`
-      return sql<RawRow>`${select}
-        AND (timestamp > ${after.timestamp} OR (timestamp = ${after.timestamp}
-          AND (${ordinal} > ${o}::numeric OR (${ordinal} = ${o}::numeric AND ${crons}))))
-        ${order}`
+      return sql`(timestamp > ${after.timestamp} OR (timestamp = ${after.timestamp}
+        AND (${ordinal} > ${o}::numeric OR (${ordinal} = ${o}::numeric AND ${crons}))))`
     }
+    const nthTimestamp: Sql.Dialect["nthTimestamp"] = ({ from, to }, after, n) =>
+      sql<{ timestamp: string }>`SELECT timestamp FROM evaluations WHERE ${id} > ${from} AND ${id} <= ${to} AND ${after_(after)}
+        ORDER BY ${id} LIMIT 1 OFFSET ${n - 1}`.pipe(Effect.map((rows) => (rows[0] === undefined ? undefined : Number(rows[0].timestamp))))
+    const page: Sql.Dialect["page"] = (_processId, { from, to }, after, limit) =>
+      sql<RawRow>`SELECT id, "processId", "messageId", ordinate, cron, timestamp, "blockHeight", output
+        FROM evaluations WHERE ${id} > ${from} AND ${id} <= ${to} AND ${after_(after)}
+        ORDER BY timestamp, ${ordinal}, cron IS NOT NULL, cron COLLATE "C" LIMIT ${limit}`
     // Counting scans: a large table's size is the planner's estimate.
     const count = Effect.gen(function*() {
       const estimate = yield* sql<{ n: number }>`
@@ -159,7 +162,7 @@ export const make = (options: Options) =>
       return Number(exact[0]?.n ?? 0)
     })
 
-    const cu = yield* Sql.make({ columns, nextId, page, count, timedOut }, { source, setting, timeout })
+    const cu = yield* Sql.make({ columns, nextId, nthTimestamp, page, count, timedOut }, { source, setting, timeout })
     if (!byteOrder) {
       yield* Effect.logWarning(
         `${setting}: the evaluations ids of ${source} sort by the collation ${name}, not by code point: ` +

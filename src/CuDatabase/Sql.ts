@@ -24,6 +24,16 @@ export interface Dialect {
   readonly columns: Effect.Effect<ReadonlyArray<string>, SqlError>
   /** The first id after `from` in the id's order, if any. */
   readonly nextId: (from: string) => Effect.Effect<string | undefined, SqlError>
+  /**
+   * The timestamp of the `n`th row after the cursor in the id's order (the
+   * index's: no sort), if there are that many: the first `n` rows in the
+   * process's order are all at or before it.
+   */
+  readonly nthTimestamp: (
+    range: { readonly from: string; readonly to: string },
+    after: Cursor | undefined,
+    n: number
+  ) => Effect.Effect<number | undefined, SqlError>
   /** A process's rows in its id range, after the cursor, in its order, at most `limit`. */
   readonly page: (
     processId: string,
@@ -118,8 +128,14 @@ export const make = (dialect: Dialect, options: Options): Effect.Effect<CuDataba
         return found
       }).pipe(Effect.catchAll(failed))
 
+    // A page is a bounded read: the ids up to the timestamp its last row can have (found in the
+    // index's order), sorted into the process's order, rather than a sort of every row left.
     const rows = (processId: string, after: Cursor | undefined, limit: number) =>
-      dialect.page(processId, range(processId, after), after, limit).pipe(
+      Effect.gen(function*() {
+        const all = range(processId, after)
+        const last = yield* dialect.nthTimestamp(all, after, limit)
+        return yield* dialect.page(processId, last === undefined ? all : { from: all.from, to: `${processId},${last},${MAX_CHAR}` }, after, limit)
+      }).pipe(
         Effect.map((raw) => inOrder(raw.map(fromRaw), after)),
         Effect.catchAll(failed)
       )

@@ -11,7 +11,7 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
-import type { RawRow } from "../CuDatabase.js"
+import type { Cursor, RawRow } from "../CuDatabase.js"
 import { CuDatabase, CuDatabaseError } from "../CuDatabase.js"
 import * as Sql from "./Sql.js"
 
@@ -86,19 +86,21 @@ export const make = (options: Options) =>
       )
     // What the cursor has read at its timestamp is left out by the database, so that a page
     // always moves on (inOrder holds the same, exactly, for ordinates beyond an integer).
-    const page: Sql.Dialect["page"] = (_processId, { from, to }, after, limit) =>
+    const after_ = (after: Cursor | undefined) =>
       after === undefined
-        ? sql<RawRow>`SELECT id, processId, messageId, ordinate, cron, timestamp, blockHeight, output
-            FROM evaluations WHERE id > ${from} AND id <= ${to}
-            ORDER BY timestamp, CAST(ordinate AS INTEGER), cron IS NOT NULL, cron LIMIT ${limit}`
-        : sql<RawRow>`SELECT id, processId, messageId, ordinate, cron, timestamp, blockHeight, output
-            FROM evaluations WHERE id > ${from} AND id <= ${to}
-              AND (timestamp > ${after.timestamp} OR CAST(ordinate AS INTEGER) > ${Number(after.ordinate)}
-                OR (CAST(ordinate AS INTEGER) = ${Number(after.ordinate)} AND coalesce(cron, '') NOT IN ${sql.in(after.crons)}))
-            ORDER BY timestamp, CAST(ordinate AS INTEGER), cron IS NOT NULL, cron LIMIT ${limit}`
+        ? sql.literal("1")
+        : sql`(timestamp > ${after.timestamp} OR CAST(ordinate AS INTEGER) > ${Number(after.ordinate)}
+            OR (CAST(ordinate AS INTEGER) = ${Number(after.ordinate)} AND coalesce(cron, '') NOT IN ${sql.in(after.crons)}))`
+    const nthTimestamp: Sql.Dialect["nthTimestamp"] = ({ from, to }, after, n) =>
+      sql<{ timestamp: number }>`SELECT timestamp FROM evaluations WHERE id > ${from} AND id <= ${to} AND ${after_(after)}
+        ORDER BY id LIMIT 1 OFFSET ${n - 1}`.pipe(Effect.map((rows) => (rows[0] === undefined ? undefined : Number(rows[0].timestamp))))
+    const page: Sql.Dialect["page"] = (_processId, { from, to }, after, limit) =>
+      sql<RawRow>`SELECT id, processId, messageId, ordinate, cron, timestamp, blockHeight, output
+        FROM evaluations WHERE id > ${from} AND id <= ${to} AND ${after_(after)}
+        ORDER BY timestamp, CAST(ordinate AS INTEGER), cron IS NOT NULL, cron LIMIT ${limit}`
     const count = sql<{ n: number }>`SELECT count(*) AS n FROM evaluations`.pipe(Effect.map((r) => Number(r[0]?.n ?? 0)))
 
-    return yield* Sql.make({ columns, nextId, page, count, timedOut: isBusy }, { source: file, setting, timeout })
+    return yield* Sql.make({ columns, nextId, nthTimestamp, page, count, timedOut: isBusy }, { source: file, setting, timeout })
   })
 
 /**

@@ -300,10 +300,14 @@ const follow = (given: Given) =>
           const sharesTerminal = process.stdout.isTTY && (yield* Setting.configOf(Env.settings.transports)).includes("console")
           const vacuum = yield* Vacuum.Vacuum
           let counts: Follow.Counts = { rows: 0, badRows: 0, invalid: 0, processes: 0 }
-          if (process.stderr.isTTY && !sharesTerminal) {
-            const rows = yield* Effect.flatMap(CuDatabase.CuDatabase, (cu) => cu.count)
-            yield* Effect.fork(followProgress(vacuum, rows, () => counts))
+          const rows = yield* Effect.flatMap(CuDatabase.CuDatabase, (cu) => cu.count)
+          if (rows === 0) {
+            yield* Console.error(
+              `event-vacuum: the evaluations table of ${source} is empty: a CU writes none with DISABLE_PROCESS_EVALUATION_CACHE set ` +
+                `(or has evaluated nothing yet)`
+            )
           }
+          if (process.stderr.isTTY && !sharesTerminal) yield* Effect.fork(followProgress(vacuum, rows, () => counts))
           const reading = Follow.follow({
             once,
             poll,

@@ -600,6 +600,14 @@ describe("event-vacuum follow", () => {
     assert.strictEqual(again.stdout, "")
     assert.include(again.stderr, "0 rows of 0 processes")
 
+    const empty = makeCuDb()
+    const none = await spawnCli(["follow", empty.dbUrl, "--once"], env).exited
+    assert.strictEqual(none.code, 0, none.stderr)
+    assert.include(
+      none.stderr,
+      `event-vacuum: the evaluations table of ${empty.file} is empty: a CU writes none with DISABLE_PROCESS_EVALUATION_CACHE set (or has evaluated nothing yet)`
+    )
+
     const state = path.join(dir, "never.db")
     const missing = await spawnCli(["follow", path.join(dir, "nope"), "--once"], { EVENT_VACUUM_STATE_PATH: state }).exited
     assert.strictEqual(missing.code, 1)
