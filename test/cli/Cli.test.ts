@@ -584,6 +584,21 @@ describe("event-vacuum's command line", () => {
   })
 })
 
+/** Following into the file sink: its settings (a state file, a short poll) and the lines written so far. */
+const intoFile = (dir: string, poll: string) => {
+  const out = path.join(dir, "events.ndjson")
+  return {
+    env: {
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_CU_DB_POLL: poll,
+      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+    },
+    written: () => (fs.existsSync(out) ? lines(fs.readFileSync(out, "utf8")) : [])
+  }
+}
+
 describe("event-vacuum follow", () => {
   it("sends the CU's evaluations table once (--once), then nothing new; a missing database opens no state", { timeout: 90_000 }, async () => {
     const dir = tempDir()
@@ -618,14 +633,8 @@ describe("event-vacuum follow", () => {
   it("follows rows written while it runs, and SIGTERM drains and exits 143", { timeout: 90_000 }, async () => {
     const dir = tempDir()
     const { db, dbUrl } = makeCuDb()
-    const out = path.join(dir, "events.ndjson")
-    const child = spawnCli(["follow", dbUrl], {
-      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
-      EVENT_VACUUM_TRANSPORTS: "file",
-      EVENT_VACUUM_FILE_PATH: out,
-      EVENT_VACUUM_CU_DB_POLL: "50 millis",
-      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
-    })
+    const following = intoFile(dir, "50 millis")
+    const child = spawnCli(["follow", dbUrl], following.env)
     // The CU writes after the follower has started, in bursts.
     const records = exampleRecords().filter((r) => r.readOnly !== true)
     for (let i = 0; i < records.length; i += 20) {
@@ -634,7 +643,7 @@ describe("event-vacuum follow", () => {
       })()
       await sleep(50)
     }
-    const written = () => (fs.existsSync(out) ? lines(fs.readFileSync(out, "utf8")).length : 0)
+    const written = () => following.written().length
     for (let waited = 0; written() < 121 && waited < 30_000; waited += 50) await sleep(50)
     child.kill("SIGTERM")
     const r = await child.exited
@@ -654,15 +663,7 @@ describe("event-vacuum follow", () => {
           .map((r) => ({ ...r, ordinate: String(Number(r.ordinate) + n * 1000), timestamp: (r.timestamp as number) + n * 1e7 }))
       )
       await cu.save(copies.slice(0, 122))
-      const out = path.join(dir, "events.ndjson")
-      const env = {
-        EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
-        EVENT_VACUUM_TRANSPORTS: "file",
-        EVENT_VACUUM_FILE_PATH: out,
-        EVENT_VACUUM_CU_DB_POLL: "50 millis",
-        EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
-      }
-      const written = () => (fs.existsSync(out) ? lines(fs.readFileSync(out, "utf8")) : [])
+      const { env, written } = intoFile(dir, "50 millis")
       const first = await spawnCli(["follow", cu.dbUrl.replace("postgres@", "postgres:s3cret@"), "--once"], env).exited
       assert.strictEqual(first.code, 0, first.stderr)
       assert.strictEqual(written().length, 121)
@@ -712,15 +713,9 @@ describe("event-vacuum follow", () => {
     const { db, dbUrl, file } = makeCuDb()
     const records = exampleRecords().filter((r) => r.readOnly !== true)
     for (const r of records.slice(0, 60)) saveEvaluation(db, r)
-    const out = path.join(dir, "events.ndjson")
-    const child = spawnCli(["follow", dbUrl], {
-      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
-      EVENT_VACUUM_TRANSPORTS: "file",
-      EVENT_VACUUM_FILE_PATH: out,
-      EVENT_VACUUM_CU_DB_POLL: "20 millis",
-      EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
-    })
-    const written = () => (fs.existsSync(out) ? lines(fs.readFileSync(out, "utf8")).length : 0)
+    const following = intoFile(dir, "20 millis")
+    const child = spawnCli(["follow", dbUrl], following.env)
+    const written = () => following.written().length
     for (let waited = 0; written() === 0 && waited < 30_000; waited += 20) await sleep(20)
     db.prepare("ALTER TABLE evaluations DROP COLUMN output").run()
     const r = await child.exited
