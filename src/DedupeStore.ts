@@ -20,6 +20,43 @@ export interface Handoff {
   readonly processId: string
   readonly position: Position
   readonly events: ReadonlyArray<OutboundEvent>
+  /**
+   * The events a sink takes instead of `events`, for the sinks that take
+   * other ones (none: its lists leave the process out; fewer: sampled).
+   */
+  readonly bySink?: ReadonlyMap<string, ReadonlyArray<OutboundEvent>> | undefined
+}
+
+/**
+ * What the writer saw of a process in one group, for a sink or (sink `""`)
+ * for the vacuum: added to the process's totals in the hand-off's
+ * transaction.
+ *
+ * @since 0.3.0
+ */
+export interface ProcessTally {
+  readonly sink: string
+  readonly processId: string
+  /** Evaluations taken, with their events and bytes of event data. */
+  readonly evaluations: number
+  readonly events: number
+  readonly bytes: number
+  /** Events dropped by sampling. */
+  readonly sampled: number
+  /** Evaluations the lists left out. */
+  readonly notAllowed: number
+  /** The sample rate of the last evaluation taken: 1 unless it was over budget. */
+  readonly sampleRate: number
+}
+
+/**
+ * A process's totals in the store, for a sink or (sink `""`) for the vacuum.
+ *
+ * @since 0.3.0
+ */
+export interface ProcessStats extends ProcessTally {
+  /** When they last changed, epoch ms. */
+  readonly updatedAt: number
 }
 
 /**
@@ -158,7 +195,8 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
    */
   readonly handOff: (
     sinks: ReadonlyArray<string>,
-    handoffs: ReadonlyArray<Handoff>
+    handoffs: ReadonlyArray<Handoff>,
+    tallies?: ReadonlyArray<ProcessTally>
   ) => Effect.Effect<ReadonlyMap<string, HandoffResult>, DedupeStoreError>
   /** Takes the oldest unclaimed (or expired) events of a sink's outbox, by count and bytes. */
   readonly claim: (sink: string, options: ClaimOptions) => Effect.Effect<ReadonlyArray<OutboxEntry>, DedupeStoreError>
@@ -203,6 +241,14 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
   readonly cursors: (source: string) => Effect.Effect<ReadonlyMap<string, FollowCursor>, DedupeStoreError>
   /** Moves a process's follow cursor: once what it read is stored. */
   readonly moveCursor: (source: string, processId: string, cursor: FollowCursor) => Effect.Effect<void, DedupeStoreError>
+  /**
+   * The processes' totals, the most events (or bytes) first: the vacuum's
+   * (sink `""`) and every sink's.
+   */
+  readonly processes: (options?: {
+    readonly by?: "events" | "bytes" | undefined
+    readonly limit?: number | undefined
+  }) => Effect.Effect<ReadonlyArray<ProcessStats>, DedupeStoreError>
   /** Counts per sink with anything waiting or dead-lettered, or a condition noted. */
   readonly stats: Effect.Effect<ReadonlyArray<SinkStats>, DedupeStoreError>
 }>() {}

@@ -23,6 +23,8 @@ export interface OutboundEvent {
   readonly time: number
   /** The fields, context included, as the text of a JSON object. */
   readonly data: string
+  /** 1 in how many events like it this one stands for; absent means 1. */
+  readonly sampleRate?: number | undefined
 }
 
 /**

@@ -12,6 +12,7 @@
 import type { Duration } from "effect"
 import { Context, Data, Effect, Layer, Schema } from "effect"
 import type { OutboundEvent } from "./Enrich.js"
+import type { SinkSelection } from "./internal/settings/selection.js"
 
 /**
  * A sink's answer for one event of a batch.
@@ -86,6 +87,11 @@ export interface Sink {
   readonly sendTimeout?: Duration.DurationInput | undefined
   /** How many batches may be in flight at once. Default 1. */
   readonly concurrency?: number | undefined
+  /**
+   * The processes the sink takes and its budget, on top of the vacuum's
+   * (see `Selection`): checked when the vacuum starts.
+   */
+  readonly selection?: (SinkSelection & { readonly envPrefix?: string | undefined }) | undefined
 }
 
 /**

@@ -23,6 +23,7 @@ import { emptyCounts, makeLimits } from "./Extractor.js"
 import * as Delivery from "./internal/delivery/index.js"
 import * as DeliverySettings from "./internal/delivery/settings.js"
 import * as Intake from "./internal/intake.js"
+import * as Selecting from "./internal/selection.js"
 import { HandoffQueue } from "./internal/queue.js"
 import * as Snapshots from "./internal/snapshot.js"
 import * as Warnings from "./internal/warnings.js"
@@ -36,6 +37,7 @@ import { settings } from "./internal/settings/vacuum.js"
  *
  * - `queued`: its events are on their way to the store.
  * - `no_events`, `read_only` (skipped), `no_text` (no log text), `invalid_record` (did not decode).
+ * - `not_allowed`: the vacuum's lists leave its process out (`processes`, `excludeProcesses`).
  * - `buffer_full`: what waits for the store is at `maxQueuedBytes` (the store is not keeping up); the events were dropped
  *   (counted, logged) and the watermark did not move, so a re-evaluation would hand them off.
  * - `disabled`: the vacuum is off. `closed`: the layer is shutting down.
@@ -43,7 +45,16 @@ import { settings } from "./internal/settings/vacuum.js"
  * @since 0.1.0
  */
 export interface VacuumSummary {
-  readonly outcome: "queued" | "no_events" | "read_only" | "no_text" | "invalid_record" | "buffer_full" | "disabled" | "closed"
+  readonly outcome:
+    | "queued"
+    | "no_events"
+    | "read_only"
+    | "not_allowed"
+    | "no_text"
+    | "invalid_record"
+    | "buffer_full"
+    | "disabled"
+    | "closed"
   /** Events found in the log. */
   readonly events: number
   /** Log lines rejected (invalid JSON, over a limit). */
@@ -76,6 +87,12 @@ export interface SinkSnapshot {
   readonly inFlight: number
   /** Dead letters in the store for this sink. */
   readonly deadLetters: number
+  /** Evaluations of processes the sink's lists leave out. */
+  readonly notAllowed: number
+  /** Events dropped by sampling (their processes over the sink's budget). */
+  readonly sampled: number
+  /** The processes being sampled now, with their rate (1 in N kept), highest first. */
+  readonly overBudget: ReadonlyArray<{ readonly processId: string; readonly sampleRate: number }>
   /** Set when the sink stopped for good, with the reason. */
   readonly stopped?: string
   /** Why the last send failed, while the sink has not answered since (it is being retried). */
@@ -91,6 +108,8 @@ export interface Snapshot {
   readonly evaluations: {
     readonly received: number
     readonly readOnly: number
+    /** Of processes the vacuum's lists leave out. */
+    readonly notAllowed: number
     readonly invalid: number
     readonly noText: number
     readonly failed: number
@@ -206,14 +225,16 @@ export const make = (
     const warnings = yield* Warnings.make()
     const queue = yield* HandoffQueue.make(config.maxQueuedBytes)
     const delivery = yield* Delivery.make(store, sinks, DeliverySettings.fromValues(config), crypto.randomUUID())
+    const selector = yield* Selecting.fromSettings(config, sinks)
     const writer = yield* Writer.make({
       store,
       sinks: sinks.map((s) => s.name),
       queue,
       linger: config.storeLinger,
+      select: selector.select,
       onStored: delivery.stored
     })
-    const intake = Intake.make(config, queue, warnings)
+    const intake = Intake.make({ ...config, allowed: selector.allowed }, queue, warnings)
 
     const vacuum = (input: unknown): Effect.Effect<VacuumSummary> =>
       Effect.suspend(() => {
@@ -253,7 +274,7 @@ export const make = (
       unsafeQueueFull: () => queue.full,
       flush: writer.flush,
       drain,
-      snapshot: Snapshots.make({ intake, queue, writer, accounts: delivery.accounts, store }),
+      snapshot: Snapshots.make({ intake, queue, writer, accounts: delivery.accounts, store, selector }),
       replayDeadLetters: (options = {}) =>
         Effect.tap(store.replayDeadLetters(options), (replayed) => (replayed > 0 ? delivery.nudge(options.sink) : Effect.void))
     })
@@ -284,7 +305,7 @@ export const layerDisabled: Layer.Layer<Vacuum> = Layer.succeed(
     flush: Effect.void,
     drain: () => Effect.succeed(true),
     snapshot: Effect.succeed({
-      evaluations: { received: 0, readOnly: 0, invalid: 0, noText: 0, failed: 0 },
+      evaluations: { received: 0, readOnly: 0, notAllowed: 0, invalid: 0, noText: 0, failed: 0 },
       events: { found: 0, repaired: 0 },
       lines: emptyCounts(),
       discarded: { buffer_full: 0, store_failed: 0 },

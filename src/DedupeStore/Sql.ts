@@ -15,7 +15,16 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Schedule } from "effect"
-import type { ClaimOptions, DeadLetter, HandoffResult, OutboxEntry, SinkCondition, SinkStats } from "../DedupeStore.js"
+import type {
+  ClaimOptions,
+  DeadLetter,
+  HandoffResult,
+  OutboxEntry,
+  ProcessStats,
+  ProcessTally,
+  SinkCondition,
+  SinkStats
+} from "../DedupeStore.js"
 import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
 import type { Watermark } from "../Position.js"
 import { advance, isHandedOff } from "../Position.js"
@@ -135,6 +144,22 @@ const migrations = Migrator.fromRecord({
       crons TEXT NOT NULL,
       PRIMARY KEY (source, process_id)
     )`
+  }),
+  // What each process sent, per sink and (sink '') for the vacuum: for `status --processes`.
+  "0006_create_process": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE event_vacuum_process (
+      sink TEXT NOT NULL,
+      process_id TEXT NOT NULL,
+      evaluations BIGINT NOT NULL,
+      events BIGINT NOT NULL,
+      bytes BIGINT NOT NULL,
+      sampled BIGINT NOT NULL,
+      not_allowed BIGINT NOT NULL,
+      sample_rate BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (sink, process_id)
+    )`
   })
 })
 
@@ -174,6 +199,30 @@ interface DeadLetterRow {
   readonly attempts: number
   readonly dead_at: number
 }
+
+interface ProcessRow {
+  readonly sink: string
+  readonly process_id: string
+  readonly evaluations: number
+  readonly events: number
+  readonly bytes: number
+  readonly sampled: number
+  readonly not_allowed: number
+  readonly sample_rate: number
+  readonly updated_at: number
+}
+
+const toProcessStats = (row: ProcessRow): ProcessStats => ({
+  sink: row.sink,
+  processId: row.process_id,
+  evaluations: Number(row.evaluations),
+  events: Number(row.events),
+  bytes: Number(row.bytes),
+  sampled: Number(row.sampled),
+  notAllowed: Number(row.not_allowed),
+  sampleRate: Number(row.sample_rate),
+  updatedAt: Number(row.updated_at)
+})
 
 const toWatermark = (row: WatermarkRow): Watermark => ({
   sink: row.sink,
@@ -222,10 +271,46 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
       return text
     }
 
-    const handOff: DedupeStore["Type"]["handOff"] = (sinks, handoffs) =>
+    const addTallies = (tallies: ReadonlyArray<ProcessTally>, now: number) =>
+      Effect.forEach(insertSlices(tallies.map((t) => ({
+        sink: t.sink,
+        process_id: t.processId,
+        evaluations: t.evaluations,
+        events: t.events,
+        bytes: t.bytes,
+        sampled: t.sampled,
+        not_allowed: t.notAllowed,
+        sample_rate: t.sampleRate,
+        updated_at: now
+      }))), (chunk) =>
+        sql`INSERT INTO event_vacuum_process ${sql.insert(chunk)}
+          ON CONFLICT (sink, process_id) DO UPDATE SET
+            evaluations = event_vacuum_process.evaluations + excluded.evaluations,
+            events = event_vacuum_process.events + excluded.events,
+            bytes = event_vacuum_process.bytes + excluded.bytes,
+            sampled = event_vacuum_process.sampled + excluded.sampled,
+            not_allowed = event_vacuum_process.not_allowed + excluded.not_allowed,
+            sample_rate = CASE WHEN excluded.evaluations > 0 THEN excluded.sample_rate ELSE event_vacuum_process.sample_rate END,
+            updated_at = excluded.updated_at`, { discard: true })
+
+    const processes: DedupeStore["Type"]["processes"] = (options = {}) =>
+      Effect.gen(function*() {
+        const order = options.by === "bytes" ? sql.literal("bytes") : sql.literal("events")
+        // The top processes by the vacuum's totals, then every sink's rows of those processes.
+        const top = yield* sql<ProcessRow>`SELECT * FROM event_vacuum_process WHERE sink = ''
+          ORDER BY ${order} DESC, not_allowed DESC, process_id LIMIT ${options.limit ?? 20}`
+        if (top.length === 0) return []
+        const ids = top.map((r) => r.process_id)
+        const sinks = yield* sql<ProcessRow>`SELECT * FROM event_vacuum_process WHERE sink <> '' AND ${sql.in("process_id", ids)}
+          ORDER BY sink`
+        return [...top, ...sinks].map(toProcessStats)
+      }).pipe(Effect.mapError(fail("processes")))
+
+    const handOff: DedupeStore["Type"]["handOff"] = (sinks, handoffs, tallies = []) =>
       Effect.gen(function*() {
         const results = new Map<string, { events: number; duplicates: number }>()
         for (const sink of sinks) results.set(sink, { events: 0, duplicates: 0 })
+        if (tallies.length > 0) yield* addTallies(tallies, yield* Clock.currentTimeMillis)
         if (sinks.length === 0 || handoffs.length === 0) return results
         const now = yield* Clock.currentTimeMillis
 
@@ -248,14 +333,15 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             const key = sink + "\u0000" + handoff.processId
             const result = results.get(sink)!
             const watermark = current.get(key)
+            const events = handoff.bySink?.get(sink) ?? handoff.events
             if (watermark !== undefined && isHandedOff(handoff.position, watermark)) {
-              result.duplicates += handoff.events.length
+              result.duplicates += events.length
               continue
             }
             current.set(key, advance(watermark, handoff.position))
             moved.add(key)
-            result.events += handoff.events.length
-            for (const event of handoff.events) {
+            result.events += events.length
+            for (const event of events) {
               values.push(sink, event.id, event.time, event.data, byteLength(event.data), now, 0)
             }
           }
@@ -509,6 +595,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
       noteSink,
       cursors,
       moveCursor,
+      processes,
       stats
     })
   }

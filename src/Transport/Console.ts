@@ -10,6 +10,8 @@ import type { Sink, Transport, TransportConfigError } from "../Transport.js"
 import { allAccepted, layerSink } from "../Transport.js"
 import * as Setting from "../Setting.js"
 import { settings } from "../internal/settings/console.js"
+import type { SinkSelection } from "../internal/settings/selection.js"
+import { sinkSelection } from "../internal/settings/selection.js"
 
 /**
  * `pretty`: one readable line an event. `json`: `{"time": RFC3339, "data": {...}}` a line.
@@ -21,7 +23,7 @@ export type Format = "pretty" | "json"
 /**
  * @since 0.1.0
  */
-export interface Options {
+export interface Options extends SinkSelection {
   readonly format?: Format | undefined
   /** Defaults to `console`. */
   readonly name?: string | undefined
@@ -71,7 +73,8 @@ export const make = (options: Options = {}): Sink => {
   return {
     name,
     send: (batch) =>
-      Effect.suspend(() => Effect.as(Console.log(batch.map(line).join("\n")), allAccepted(batch.length)))
+      Effect.suspend(() => Effect.as(Console.log(batch.map(line).join("\n")), allAccepted(batch.length))),
+    selection: sinkSelection(options, "EVENT_VACUUM_CONSOLE_")
   }
 }
 

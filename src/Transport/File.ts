@@ -14,11 +14,13 @@ import { allAccepted, layerSink, TransportError } from "../Transport.js"
 import * as Setting from "../Setting.js"
 import { jsonLine } from "./Console.js"
 import { settings } from "../internal/settings/file.js"
+import type { SinkSelection } from "../internal/settings/selection.js"
+import { sinkSelection } from "../internal/settings/selection.js"
 
 /**
  * @since 0.1.0
  */
-export interface Options {
+export interface Options extends SinkSelection {
   readonly path: string
   /** Defaults to `file`. */
   readonly name?: string | undefined
@@ -59,7 +61,8 @@ export const make = (options: Options): Effect.Effect<Sink, never, FileSystem.Fi
             append(encoder.encode(batch.map((event) => jsonLine(event) + "\n").join(""))),
             allAccepted(batch.length)
           )
-        )
+        ),
+      selection: sinkSelection(options, "EVENT_VACUUM_FILE_")
     }
   })
 

@@ -27,6 +27,7 @@ import type { EventStatus, Sink, Transport } from "../Transport.js"
 import * as Setting from "../Setting.js"
 import { accepted, EventStatus as Status, layerSink, TransportConfigError, TransportError } from "../Transport.js"
 import { batchUrl, EU, settings, US } from "../internal/settings/honeycomb.js"
+import { sinkSelection } from "../internal/settings/selection.js"
 
 /**
  * Honeycomb's limits: a batch body, an event, the columns of an event.
@@ -229,7 +230,8 @@ export const make = (input: Options): Effect.Effect<Sink, TransportConfigError, 
       maxBatchBytes: options.maxBatchBytes,
       flushInterval: options.flushInterval,
       sendTimeout: options.timeout,
-      concurrency: options.concurrency
+      concurrency: options.concurrency,
+      selection: sinkSelection(options, "HONEYCOMB_")
     } satisfies Sink
   })
 

@@ -20,6 +20,7 @@ import type { Warnings } from "./warnings.js"
 export interface IntakeCounts {
   readonly received: number
   readonly readOnly: number
+  readonly notAllowed: number
   readonly invalid: number
   readonly noText: number
   readonly failed: number
@@ -45,6 +46,7 @@ export interface Intake {
 
 const CLOSED: VacuumSummary = { outcome: "closed", events: 0, rejectedLines: 0 }
 const READ_ONLY: VacuumSummary = { outcome: "read_only", events: 0, rejectedLines: 0 }
+const NOT_ALLOWED: VacuumSummary = { outcome: "not_allowed", events: 0, rejectedLines: 0 }
 
 const lineOutcomeKeys: ReadonlyArray<LineOutcome> = Object.keys(emptyCounts()) as Array<LineOutcome>
 const rejectedSet = new Set<LineOutcome>(rejectedOutcomes)
@@ -56,16 +58,24 @@ const reason = (name: string): MetricLabel.MetricLabel => {
   return label
 }
 
+/** What a left-out evaluation weighs in the queue: the writer counts it per process. */
+const SKIPPED_BYTES = 64
+
 export const make = (
-  config: { readonly skipReadOnly: boolean; readonly limits: Limits },
+  config: {
+    readonly skipReadOnly: boolean
+    readonly limits: Limits
+    /** The vacuum's lists: whether it takes the process (all, unless given). */
+    readonly allowed?: ((processId: string) => boolean) | undefined
+  },
   queue: Inbox,
   warnings: Warnings
 ): Intake => {
   let closed = false
-  const counts = { received: 0, readOnly: 0, invalid: 0, noText: 0, failed: 0, found: 0, repaired: 0, bufferFull: 0 }
+  const counts = { received: 0, readOnly: 0, notAllowed: 0, invalid: 0, noText: 0, failed: 0, found: 0, repaired: 0, bufferFull: 0 }
   const lines = emptyCounts()
 
-  const skipped = (outcome: "read_only" | "invalid_record" | "no_text") => Metrics.rejected.unsafeUpdate(1, [reason(outcome)])
+  const skipped = (outcome: "read_only" | "invalid_record" | "no_text" | "not_allowed") => Metrics.rejected.unsafeUpdate(1, [reason(outcome)])
 
   /**
    * A record whose reading throws (a getter, a Proxy) is an invalid record: the call never
@@ -103,6 +113,14 @@ export const make = (
       counts.readOnly++
       skipped("read_only")
       return READ_ONLY
+    }
+    if (config.allowed !== undefined && !config.allowed(evaluation.processId)) {
+      counts.notAllowed++
+      skipped("not_allowed")
+      // Counted per process by the writer too, for status; dropped, not waited for, when the queue is full.
+      const position = { timestamp: evaluation.timestamp, ordinate: evaluation.ordinate, cron: evaluation.cron }
+      queue.offer({ processId: evaluation.processId, position, events: [], bytes: SKIPPED_BYTES, skipped: "not_allowed" })
+      return NOT_ALLOWED
     }
     const text = logText(evaluation.output)
     if (text.failed) counts.failed++

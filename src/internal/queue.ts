@@ -13,9 +13,13 @@ import { Chunk, Effect, Mailbox } from "effect"
 import type { Handoff } from "../DedupeStore.js"
 import * as Metrics from "../Metrics.js"
 
-/** One evaluation's events, with their bytes. */
+/**
+ * One evaluation's events, with their bytes; or (`skipped`) an evaluation the
+ * vacuum's lists left out, with no events, for the writer to count.
+ */
 export interface Queued extends Handoff {
   readonly bytes: number
+  readonly skipped?: "not_allowed" | undefined
 }
 
 export class HandoffQueue {

@@ -9,6 +9,7 @@ import type { DedupeStore } from "../DedupeStore.js"
 import type { SinkSnapshot, Snapshot } from "../Vacuum.js"
 import type { SinkAccount } from "./delivery/account.js"
 import type { Intake } from "./intake.js"
+import type { Selector } from "./selection.js"
 import type { HandoffQueue } from "./queue.js"
 import type { Writer } from "./writer.js"
 
@@ -18,12 +19,20 @@ export const make = (parts: {
   readonly writer: Writer
   readonly accounts: ReadonlyArray<SinkAccount>
   readonly store: DedupeStore["Type"]
+  readonly selector?: Selector | undefined
 }): Effect.Effect<Snapshot> =>
   Effect.map(Effect.either(parts.store.stats), (stats) => {
     const bySink = new Map(Either.isRight(stats) ? stats.right.map((s) => [s.sink, s]) : [])
     const c = parts.intake.counts()
     return {
-      evaluations: { received: c.received, readOnly: c.readOnly, invalid: c.invalid, noText: c.noText, failed: c.failed },
+      evaluations: {
+        received: c.received,
+        readOnly: c.readOnly,
+        notAllowed: c.notAllowed,
+        invalid: c.invalid,
+        noText: c.noText,
+        failed: c.failed
+      },
       events: { found: c.found, repaired: c.repaired },
       lines: c.lines,
       discarded: { buffer_full: c.bufferFull, store_failed: parts.writer.lost() },
@@ -33,6 +42,7 @@ export const make = (parts: {
         return {
           name: account.name,
           ...account.snapshot(),
+          ...(parts.selector?.counts(account.name) ?? { notAllowed: 0, sampled: 0, overBudget: [] }),
           waiting: s?.waiting ?? 0,
           inFlight: s?.inFlight ?? 0,
           deadLetters: s?.deadLetters ?? 0,

@@ -10,7 +10,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
-import type { DedupeStore, HandoffResult } from "../DedupeStore.js"
+import type { DedupeStore, Handoff, HandoffResult, ProcessTally } from "../DedupeStore.js"
 import * as Metrics from "../Metrics.js"
 import type { HandoffQueue, Queued } from "./queue.js"
 
@@ -29,6 +29,11 @@ export interface WriterOptions {
   readonly sinks: ReadonlyArray<string>
   readonly queue: HandoffQueue
   readonly linger: Duration.Duration
+  /** Each sink's view of a group (its processes, sampled) and the tallies per process; all of it to all, unless given. */
+  readonly select?: ((group: ReadonlyArray<Queued>) => {
+    readonly handoffs: ReadonlyArray<Handoff>
+    readonly tallies: ReadonlyArray<ProcessTally>
+  }) | undefined
   /** A group is stored: each sink's result, the group's bytes and events, and when. */
   readonly onStored: (results: ReadonlyMap<string, HandoffResult>, bytes: number, events: number, now: number) => void
 }
@@ -56,7 +61,8 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
             Effect.logError(`event-vacuum: ${what} ${events} event(s); they are lost unless their evaluations run again`, cause)
           )
         })
-      return store.handOff(options.sinks, group).pipe(
+      const { handoffs, tallies } = options.select?.(group) ?? { handoffs: group, tallies: [] }
+      return store.handOff(options.sinks, handoffs, tallies).pipe(
         Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(3)))),
         Effect.matchEffect({
           onFailure: (error) => fail("could not store", error),

@@ -4,6 +4,7 @@
  * @internal
  */
 import * as Setting from "../../Setting.js"
+import { selectionSettings } from "./selection.js"
 
 /**
  * The console sink's settings, declared once.
@@ -15,5 +16,6 @@ export const settings = {
     env: "EVENT_VACUUM_CONSOLE_FORMAT",
     default: "pretty",
     doc: "how the console sink prints events: pretty (for people) or json (one per line)"
-  })
+  }),
+  ...selectionSettings("EVENT_VACUUM_CONSOLE_", "console")
 }

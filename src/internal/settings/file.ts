@@ -4,6 +4,7 @@
  * @internal
  */
 import * as Setting from "../../Setting.js"
+import { selectionSettings } from "./selection.js"
 
 /**
  * The file sink's settings, declared once.
@@ -15,5 +16,6 @@ export const settings = {
     env: "EVENT_VACUUM_FILE_PATH",
     value: "<file>",
     doc: "the file the file sink appends events to, one JSON per line (required for the file sink)"
-  })
+  }),
+  ...selectionSettings("EVENT_VACUUM_FILE_", "file")
 }

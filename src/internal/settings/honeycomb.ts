@@ -5,6 +5,7 @@
  */
 import * as Either from "effect/Either"
 import * as Setting from "../../Setting.js"
+import { selectionSettings } from "./selection.js"
 
 /**
  * Honeycomb's US API host.
@@ -87,5 +88,6 @@ export const settings = {
     env: "HONEYCOMB_TIMEOUT",
     default: "10 seconds",
     doc: "how long one request may take"
-  })
+  }),
+  ...selectionSettings("HONEYCOMB_", "honeycomb")
 }

@@ -5,6 +5,7 @@
  */
 import * as Setting from "../../Setting.js"
 import * as Delivery from "./delivery.js"
+import * as Selection from "./selection.js"
 
 /**
  * The vacuum's settings, declared once: option name, env key, CLI flag,
@@ -34,5 +35,6 @@ export const settings = {
     default: "5 seconds",
     doc: "how long closing the layer waits for the sinks to send what is waiting"
   }),
-  ...Delivery.settings
+  ...Delivery.settings,
+  ...Selection.settings
 }

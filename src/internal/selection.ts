@@ -1,0 +1,236 @@
+/**
+ * Selection as the vacuum runs it: the lists loaded (a `@FILE` list looked
+ * at every poll and re-read when it changes, the list read before kept if
+ * the new one is bad), the vacuum's own lists for the intake, and for the
+ * writer each sink's view of a group: the events of the processes it takes,
+ * sampled over its budget, and a tally per process of what it saw.
+ *
+ * @internal
+ */
+import type { Duration, Scope } from "effect"
+import { Effect, Either, Schedule } from "effect"
+import * as fs from "node:fs"
+import type { Handoff, ProcessTally } from "../DedupeStore.js"
+import type { OutboundEvent } from "../Enrich.js"
+import type { Budget, LoadedList, ProcessList } from "../Selection.js"
+import { allows, isLimited, keeps, parseIds, Sampler, stricter } from "../Selection.js"
+import * as Setting from "../Setting.js"
+import { InvalidSettingsError } from "../Setting.js"
+import type { Sink } from "../Transport.js"
+import { selectionSettings, settings } from "./settings/selection.js"
+import type { Queued } from "./queue.js"
+
+/** A list as it stands now; a file list changes under it. */
+export interface ListHandle {
+  readonly current: () => LoadedList
+}
+
+/** Where a list came from, for messages: `processes (EVENT_VACUUM_PROCESSES)`. */
+export interface ListSource {
+  readonly option: string
+  readonly env: string
+}
+
+const readList = (path: string): Either.Either<LoadedList, string> => {
+  let text: string
+  try {
+    text = fs.readFileSync(path, "utf8")
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    return Either.left(`cannot read @${path}: ${code === "ENOENT" ? "no such file" : error instanceof Error ? error.message : String(error)}`)
+  }
+  return Either.map(parseIds(text, path), (ids) => ({ _tag: "Ids", ids }))
+}
+
+const stamp = (path: string): string => {
+  try {
+    const s = fs.statSync(path)
+    return `${s.ino}:${s.size}:${s.mtimeMs}`
+  } catch {
+    return "missing"
+  }
+}
+
+/**
+ * A list loaded: at once for ids, from its file for `@FILE` (a bad file is an
+ * error naming the setting), then watched every `poll` in the scope.
+ */
+export const load = (
+  list: ProcessList,
+  source: ListSource,
+  poll: Duration.Duration
+): Effect.Effect<ListHandle, InvalidSettingsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (list._tag !== "File") return { current: () => list }
+    const { path } = list
+    let seen = stamp(path)
+    const first = readList(path)
+    if (Either.isLeft(first)) {
+      return yield* new InvalidSettingsError({ scope: "vacuum", issues: [`${source.option} (${source.env}): ${first.left}`] })
+    }
+    let current = first.right
+    let complaint: string | undefined
+    const look = Effect.suspend(() => {
+      const now = stamp(path)
+      if (now === seen) return Effect.void
+      seen = now
+      const next = readList(path)
+      if (Either.isRight(next)) {
+        current = next.right
+        complaint = undefined
+        return Effect.void
+      }
+      if (next.left === complaint) return Effect.void
+      complaint = next.left
+      const kept = current._tag === "Ids" ? `${current.ids.size} process(es)` : "all processes"
+      return Effect.logWarning(`event-vacuum: ${source.env}: ${next.left}; the list read before (${kept}) stays in force`)
+    })
+    yield* Effect.forkScoped(Effect.repeat(look, Schedule.spaced(poll)))
+    return { current: () => current }
+  })
+
+/** The lists and budget of the vacuum or of one sink. */
+export interface Rules {
+  readonly allow: ListHandle
+  readonly deny: ListHandle
+  readonly budget: Budget
+}
+
+/** What one sink did with the evaluations the writer gave it, since the start. */
+export interface SinkSelectionCounts {
+  /** Evaluations of processes the sink does not take. */
+  readonly notAllowed: number
+  /** Events dropped by sampling. */
+  readonly sampled: number
+  /** The processes sampled right now, and at what rate. */
+  readonly overBudget: ReadonlyArray<{ readonly processId: string; readonly sampleRate: number }>
+}
+
+export interface Selector {
+  /** Whether the vacuum's own lists take the process (the intake asks). */
+  readonly allowed: (processId: string) => boolean
+  /**
+   * The group as each sink takes it (`bySink` where a sink takes other
+   * events than all of them), and a tally per process: for the vacuum (sink
+   * `""`: what arrived, what its lists refused) and per sink.
+   */
+  readonly select: (group: ReadonlyArray<Queued>) => {
+    readonly handoffs: ReadonlyArray<Handoff>
+    readonly tallies: ReadonlyArray<ProcessTally>
+  }
+  readonly counts: (sink: string) => SinkSelectionCounts
+}
+
+interface SinkRules {
+  readonly name: string
+  readonly allow: ListHandle
+  readonly deny: ListHandle
+  readonly sampler: Sampler | undefined
+}
+
+const sampleOf = (events: ReadonlyArray<OutboundEvent>, rate: number): Array<OutboundEvent> => {
+  const kept: Array<OutboundEvent> = []
+  for (const e of events) {
+    if (keeps(e.id, rate)) kept.push({ ...e, sampleRate: (e.sampleRate ?? 1) * rate })
+  }
+  return kept
+}
+
+/**
+ * The writer's selector: each sink takes what the vacuum's lists and its
+ * own allow, sampled over the stricter of the vacuum's budget and its own.
+ */
+export const selector = (vacuum: Rules, sinks: ReadonlyArray<{ readonly name: string; readonly rules: Rules }>): Selector => {
+  const rules: ReadonlyArray<SinkRules> = sinks.map(({ name, rules: own }) => {
+    const budget = stricter(vacuum.budget, own.budget)
+    return { name, allow: own.allow, deny: own.deny, sampler: isLimited(budget) ? new Sampler(budget) : undefined }
+  })
+  const counts = new Map(rules.map((r) => [r.name, { notAllowed: 0, sampled: 0 }]))
+
+  const select = (group: ReadonlyArray<Queued>) => {
+    const tallies = new Map<string, { -readonly [K in keyof ProcessTally]: ProcessTally[K] }>()
+    const tally = (sink: string, processId: string) => {
+      const key = sink + "\u0000" + processId
+      let t = tallies.get(key)
+      if (t === undefined) {
+        tallies.set(key, t = { sink, processId, evaluations: 0, events: 0, bytes: 0, sampled: 0, notAllowed: 0, sampleRate: 1 })
+      }
+      return t
+    }
+    const handoffs: Array<Handoff> = []
+    for (const q of group) {
+      const all = tally("", q.processId)
+      if (q.skipped === "not_allowed") {
+        all.notAllowed++
+        continue
+      }
+      all.evaluations++
+      all.events += q.events.length
+      all.bytes += q.bytes
+      let bySink: Map<string, ReadonlyArray<OutboundEvent>> | undefined
+      for (const r of rules) {
+        const t = tally(r.name, q.processId)
+        const c = counts.get(r.name)!
+        if (!allows(r.allow.current(), r.deny.current(), q.processId)) {
+          t.notAllowed++
+          c.notAllowed++
+          ;(bySink ??= new Map()).set(r.name, [])
+          continue
+        }
+        t.evaluations++
+        t.events += q.events.length
+        t.bytes += q.bytes
+        if (r.sampler === undefined) continue
+        const rate = r.sampler.rate(q.processId, q.position.timestamp, q.events.length, q.bytes)
+        t.sampleRate = rate
+        if (rate === 1) continue
+        const kept = sampleOf(q.events, rate)
+        t.sampled += q.events.length - kept.length
+        c.sampled += q.events.length - kept.length
+        ;(bySink ??= new Map()).set(r.name, kept)
+      }
+      handoffs.push(bySink === undefined ? q : { processId: q.processId, position: q.position, events: q.events, bySink })
+    }
+    return { handoffs, tallies: [...tallies.values()] }
+  }
+
+  return {
+    allowed: (processId) => allows(vacuum.allow.current(), vacuum.deny.current(), processId),
+    select,
+    counts: (sink) => {
+      const c = counts.get(sink) ?? { notAllowed: 0, sampled: 0 }
+      const r = rules.find((x) => x.name === sink)
+      return { ...c, overBudget: r?.sampler?.overBudget() ?? [] }
+    }
+  }
+}
+
+/**
+ * The selector of the vacuum's settings and its sinks' own: lists loaded
+ * (a bad one names its setting), files watched in the scope.
+ */
+export const fromSettings = (
+  config: Setting.Values<typeof settings>,
+  sinks: ReadonlyArray<Sink>
+): Effect.Effect<Selector, InvalidSettingsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const poll = config.processesPoll
+    const rulesOf = (
+      values: Setting.Values<ReturnType<typeof selectionSettings>>,
+      table: ReturnType<typeof selectionSettings>,
+      whose: string
+    ) =>
+      Effect.gen(function*() {
+        const allow = yield* load(values.processes, { option: `${whose}processes`, env: table.processes.env }, poll)
+        const deny = yield* load(values.excludeProcesses, { option: `${whose}excludeProcesses`, env: table.excludeProcesses.env }, poll)
+        return { allow, deny, budget: { events: values.budgetEvents, bytes: values.budgetBytes } } satisfies Rules
+      })
+    const vacuum = yield* rulesOf(config, settings, "")
+    const own = yield* Effect.forEach(sinks, (sink) =>
+      Effect.gen(function*() {
+        const table = selectionSettings(sink.selection?.envPrefix ?? `${sink.name.toUpperCase()}_`, sink.name)
+        const values = yield* Setting.decode(table, sink.selection ?? {}, `sink ${sink.name}`)
+        return { name: sink.name, rules: yield* rulesOf(values, table, `sink ${sink.name}: `) }
+      }))
+    return selector(vacuum, own)
+  })
