@@ -248,6 +248,8 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
   readonly processes: (options?: {
     readonly by?: "events" | "bytes" | undefined
     readonly limit?: number | undefined
+    /** Only the sinks' rows of processes sampled now (rate above 1), the highest rate first. */
+    readonly overBudget?: boolean | undefined
   }) => Effect.Effect<ReadonlyArray<ProcessStats>, DedupeStoreError>
   /** Counts per sink with anything waiting or dead-lettered, or a condition noted. */
   readonly stats: Effect.Effect<ReadonlyArray<SinkStats>, DedupeStoreError>

@@ -87,7 +87,7 @@ export interface SinkSnapshot {
   readonly inFlight: number
   /** Dead letters in the store for this sink. */
   readonly deadLetters: number
-  /** Evaluations of processes the sink's lists leave out. */
+  /** Evaluations with events, of processes the sink's lists leave out. */
   readonly notAllowed: number
   /** Events dropped by sampling (their processes over the sink's budget). */
   readonly sampled: number

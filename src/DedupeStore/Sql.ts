@@ -295,6 +295,11 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
 
     const processes: DedupeStore["Type"]["processes"] = (options = {}) =>
       Effect.gen(function*() {
+        if (options.overBudget === true) {
+          const rows = yield* sql<ProcessRow>`SELECT * FROM event_vacuum_process WHERE sink <> '' AND sample_rate > 1
+            ORDER BY sample_rate DESC, sink, process_id LIMIT ${options.limit ?? 20}`
+          return rows.map(toProcessStats)
+        }
         const order = options.by === "bytes" ? sql.literal("bytes") : sql.literal("events")
         // The top processes by the vacuum's totals, then every sink's rows of those processes.
         const top = yield* sql<ProcessRow>`SELECT * FROM event_vacuum_process WHERE sink = ''
@@ -583,7 +588,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
     }).pipe(Effect.mapError(fail("stats")))
 
     return DedupeStore.of({
-      handOff: (sinks, handoffs) => handOff(sinks, handoffs) as Effect.Effect<ReadonlyMap<string, HandoffResult>, DedupeStoreError>,
+      handOff: (sinks, handoffs, tallies) => handOff(sinks, handoffs, tallies) as Effect.Effect<ReadonlyMap<string, HandoffResult>, DedupeStoreError>,
       claim,
       renew,
       acknowledge: (sink, owner, seqs) => (seqs.length === 0 ? Effect.void : acknowledge(sink, owner, seqs)),

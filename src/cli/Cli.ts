@@ -21,7 +21,7 @@ import * as Intake from "../internal/intake.js"
 import * as Warnings from "../internal/warnings.js"
 import * as Setting from "../Setting.js"
 import { jsonLine } from "../Transport/Console.js"
-import type { Snapshot, VacuumSummary } from "../Vacuum.js"
+import type { SinkSnapshot, Snapshot, VacuumSummary } from "../Vacuum.js"
 import * as Vacuum from "../Vacuum.js"
 import { cliSettings, followSettings, settings } from "./commands.js"
 import { bad, blank, CliError, lineChunks, parseRecord, where, writeOut } from "./input.js"
@@ -71,14 +71,16 @@ const refuseBadLines = (bad: number): Effect.Effect<void, CliError> =>
 
 /** The first line of a summary: records, events, rejected lines. */
 const recordsLine = (
-  evaluations: { readonly received: number; readonly invalid: number; readonly readOnly: number },
+  evaluations: { readonly received: number; readonly invalid: number; readonly readOnly: number; readonly notAllowed?: number },
   events: { readonly found: number; readonly repaired: number },
   lines: LineCounts,
   badLines: number
 ): string => {
   const rejected = rejectedOutcomes.filter((o) => lines[o] > 0).map((o) => `${o}=${lines[o]}`)
   return `event-vacuum: ${evaluations.received + badLines} records (${evaluations.invalid + badLines} bad, ` +
-    `${evaluations.readOnly} read-only skipped), ${events.found} events (${events.repaired} repaired), ` +
+    `${evaluations.readOnly} read-only skipped${
+      (evaluations.notAllowed ?? 0) > 0 ? `, ${evaluations.notAllowed} of processes not allowed` : ""
+    }), ${events.found} events (${events.repaired} repaired), ` +
     `lines rejected: ${rejected.length === 0 ? "none" : rejected.join(" ")}`
 }
 
@@ -128,12 +130,24 @@ const vacuumInput = (
  *
  * @since 0.1.0
  */
+/** What a sink's lists and budget left out, when they did: evaluations not taken, events sampled, and who is over budget. */
+const selected = (sink: SinkSnapshot): string => {
+  let out = ""
+  if (sink.notAllowed > 0) out += `, ${sink.notAllowed} evaluations of processes it does not take`
+  if (sink.sampled > 0) out += `, ${sink.sampled} sampled`
+  if (sink.overBudget.length > 0) {
+    const top = sink.overBudget.slice(0, 3).map((p) => `${p.processId} 1 in ${p.sampleRate}`)
+    out += ` (over budget now: ${top.join(", ")}${sink.overBudget.length > 3 ? `, and ${sink.overBudget.length - 3} more` : ""})`
+  }
+  return out
+}
+
 export const summary = (s: Snapshot, badLines: number): string => {
   const out = [recordsLine(s.evaluations, s.events, s.lines, badLines)]
   for (const sink of s.sinks) {
     out.push(
       `  ${sink.name}: ${sink.delivered} delivered, ${sink.duplicates} seen before, ${sink.waiting} waiting, ` +
-        `${sink.deadLettered} dead-lettered${
+        `${sink.deadLettered} dead-lettered${selected(sink)}${
           sink.stopped !== undefined ? ` (stopped: ${sink.stopped})` : sink.lastError !== undefined ? ` (failing: ${sink.lastError})` : ""
         }`
     )

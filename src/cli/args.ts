@@ -30,6 +30,8 @@ export interface Opt {
   readonly positive?: boolean
   /** May be given more than once (`--process A --process B`). */
   readonly repeated?: boolean
+  /** The only values it takes. */
+  readonly choices?: ReadonlyArray<string>
   readonly default?: string
 }
 
@@ -212,6 +214,9 @@ export const parse = (commands: ReadonlyArray<Command>, argv: ReadonlyArray<stri
     if (opt !== undefined) {
       if (opt.positive === true && !POSITIVE.test(value)) {
         return usage(`--${flag} takes an integer from 1, got ${JSON.stringify(value)}`, path)
+      }
+      if (opt.choices !== undefined && !opt.choices.includes(value)) {
+        return usage(`--${flag} takes ${opt.choices.join(" or ")}, got ${JSON.stringify(value)}`, path)
       }
       options.set(flag, value)
       if (opt.repeated === true) lists.set(flag, [...(lists.get(flag) ?? []), value])

@@ -97,9 +97,14 @@ export const commands: ReadonlyArray<Command> = [
   },
   {
     path: ["status"],
-    summary: "Show the watermarks per sink and process, what waits in each outbox, and the dead letters.",
+    summary: "Show the watermarks per sink and process, what waits in each outbox, the dead letters and who is over budget; --processes: the top processes.",
     args: [],
-    options: [json],
+    options: [
+      json,
+      { name: "processes", doc: "the processes that sent the most events (or bytes), with what each sink kept" },
+      { name: "by", value: "<events|bytes>", choices: ["events", "bytes"], default: "events", doc: "with --processes: the most events or the most bytes first" },
+      { name: "limit", value: "<n>", positive: true, default: "20", doc: "with --processes: at most this many" }
+    ],
     groups: stateOnly
   },
   {

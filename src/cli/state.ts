@@ -40,11 +40,14 @@ export const status = (given: Given) =>
   withFlags(given, Effect.gen(function*() {
     const json = given.options.has("json")
     const store = yield* DedupeStore
+    if (given.options.has("processes")) return yield* processes(given)
     const marks = yield* store.watermarks()
     const stats = yield* store.stats
+    const over = yield* store.processes({ overBudget: true, limit: 1000 })
     if (json) {
       for (const w of marks) yield* Console.log(JSON.stringify({ watermark: w }))
       for (const s of stats) yield* Console.log(JSON.stringify({ sink: s }))
+      for (const p of over) yield* Console.log(JSON.stringify({ overBudget: p }))
       return
     }
     const sinks = [...new Set([...marks.map((w) => w.sink), ...stats.map((s) => s.sink)])].sort()
@@ -55,6 +58,12 @@ export const status = (given: Given) =>
         `${sink}: ${s?.waiting ?? 0} waiting (${s?.waitingBytes ?? 0} bytes, ${s?.inFlight ?? 0} being sent), ` +
           `${s?.deadLetters ?? 0} dead letters${condition(s)}`
       )
+      for (const p of over.filter((o) => o.sink === sink)) {
+        yield* Console.log(
+          `  over budget: ${p.processId} sampled 1 in ${p.sampleRate} (as of ${new Date(p.updatedAt).toISOString()}), ` +
+            `${p.sampled} of ${p.events} events dropped by sampling`
+        )
+      }
       for (const w of marks.filter((m) => m.sink === sink)) {
         const crons = w.crons.filter((c) => c !== "")
         yield* Console.log(
@@ -64,6 +73,40 @@ export const status = (given: Given) =>
       }
     }
   }).pipe(Effect.provide(storeOnly)))
+
+/** Bytes for people: `812 B`, `12.3 kB`, `4.5 MB`. */
+const bytesText = (n: number): string =>
+  n < 1000 ? `${n} B` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : n < 1e9 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e9).toFixed(1)} GB`
+
+/** `status --processes`: the top processes by events (or `--by bytes`), each sink's share under each. */
+const processes = (given: Given) =>
+  Effect.gen(function*() {
+    const store = yield* DedupeStore
+    const by = given.options.get("by") === "bytes" ? "bytes" : "events"
+    const limit = Number(given.options.get("limit") ?? 20)
+    const rows = yield* store.processes({ by, limit })
+    if (given.options.has("json")) {
+      for (const r of rows) yield* Console.log(JSON.stringify(r))
+      return
+    }
+    const top = rows.filter((r) => r.sink === "")
+    if (top.length === 0) return yield* Console.log("no process seen yet")
+    yield* Console.log(`the ${top.length} process(es) with the most ${by}, since this state file began:`)
+    for (const p of top) {
+      const refused = p.notAllowed > 0 ? `; ${p.notAllowed} evaluations not allowed` : ""
+      yield* Console.log(`${p.processId}  ${p.evaluations} evaluations, ${p.events} events, ${bytesText(p.bytes)}${refused}`)
+      for (const k of rows.filter((r) => r.sink !== "" && r.processId === p.processId)) {
+        const kept = k.events - k.sampled
+        const parts = [
+          ...(k.notAllowed > 0 ? [`${k.notAllowed} evaluations not taken`] : []),
+          ...(k.evaluations > 0 ? [`${kept} of ${k.events} events kept`] : []),
+          ...(k.sampled > 0 ? [`${k.sampled} sampled`] : []),
+          ...(k.sampleRate > 1 ? [`over budget: 1 in ${k.sampleRate} now`] : [])
+        ]
+        yield* Console.log(`  ${k.sink}: ${parts.join(", ")}`)
+      }
+    }
+  })
 
 /** Why a sink does not deliver, in the words of the run's summary, and since when. */
 const condition = (s: SinkStats | undefined): string => {

@@ -21,7 +21,7 @@ export class RecordingSink implements Sink {
   calls = 0
   behaviour: Behaviour = (batch) => Effect.succeed(allAccepted(batch.length))
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, readonly selection?: Sink["selection"]) {}
 
   readonly send = (batch: ReadonlyArray<OutboundEvent>) =>
     Effect.suspend(() => this.behaviour(batch, ++this.calls)).pipe(
