@@ -94,7 +94,7 @@ const processes = (given: Given) =>
     yield* Console.log(`the ${top.length} process(es) with the most ${by}, since this state file began:`)
     for (const p of top) {
       const refused = p.notAllowed > 0 ? `; ${p.notAllowed} evaluations not allowed` : ""
-      yield* Console.log(`${p.processId}  ${p.evaluations} evaluations, ${p.events} events, ${bytesText(p.bytes)}${refused}`)
+      yield* Console.log(`${p.processId}  ${p.evaluations} evaluations with events, ${p.events} events, ${bytesText(p.bytes)}${refused}`)
       for (const k of rows.filter((r) => r.sink !== "" && r.processId === p.processId)) {
         const kept = k.events - k.sampled
         const parts = [

@@ -729,3 +729,58 @@ describe("event-vacuum follow", () => {
     assert.isAbove(written(), 0)
   })
 })
+
+describe("event-vacuum for processes you do not control", () => {
+  const P0 = "XPROC0_pppppppppppppppppppppppppppppppppppp"
+  const P1 = "XPROC1_pppppppppppppppppppppppppppppppppppp"
+  const P2 = "XPROC2_pppppppppppppppppppppppppppppppppppp"
+
+  it("an allowlist file and a budget: the summary, status and status --processes say who was left out and who is sampled", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    // The example, and its second process's records again as a third process's.
+    const input = path.join(dir, "three.ndjson")
+    fs.writeFileSync(input, exampleRecords().flatMap((r) => (r.processId === P1 ? [r, { ...r, processId: P2 }] : [r])).map((r) => JSON.stringify(r)).join("\n") + "\n")
+    const list = path.join(dir, "allowed.txt")
+    fs.writeFileSync(list, `# ours\n${P0}\n${P1}\n`)
+    const env = {
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: path.join(dir, "out.ndjson"),
+      EVENT_VACUUM_PROCESSES: `@${list}`,
+      EVENT_VACUUM_BUDGET_EVENTS: "5"
+    }
+    const run = cli(["run", input], { env })
+    assert.strictEqual(run.code, 0, run.stderr)
+    const kept = lines(fs.readFileSync(env.EVENT_VACUUM_FILE_PATH, "utf8")).map((l) => JSON.parse(l) as { data: { processId: string } })
+    assert.deepStrictEqual([...new Set(kept.map((e) => e.data.processId))].sort(), [P0, P1])
+    const third = exampleRecords().filter((r) => r.processId === P1 && r.readOnly !== true).length
+    assert.include(run.stderr, `read-only skipped, ${third} of processes not allowed)`)
+    assert.match(run.stderr, new RegExp(`file: ${kept.length} delivered, 0 seen before, 0 waiting, 0 dead-lettered, ${121 - kept.length} sampled \\(over budget now: XPROC\\d_p+ 1 in \\d+, XPROC\\d_p+ 1 in \\d+\\)`))
+
+    const status = cli(["status"], { env })
+    assert.strictEqual(status.code, 0, status.stderr)
+    assert.match(status.stdout, new RegExp(`  over budget: ${P0} sampled 1 in \\d+ \\(as of [^)]+\\), \\d+ of \\d+ events dropped by sampling`))
+
+    const top = cli(["status", "--processes"], { env })
+    assert.strictEqual(top.code, 0, top.stderr)
+    const said = lines(top.stdout)
+    assert.strictEqual(said[0], "the 3 process(es) with the most events, since this state file began:")
+    assert.include(top.stdout, `${P2}  0 evaluations with events, 0 events, 0 B; ${third} evaluations not allowed`)
+    for (const p of [P0, P1]) {
+      const mine = kept.filter((e) => e.data.processId === p).length
+      assert.match(top.stdout, new RegExp(`${p}  \\d+ evaluations with events, \\d+ events, [\\d.]+ kB\\n  file: ${mine} of \\d+ events kept, \\d+ sampled, over budget: 1 in \\d+ now`))
+    }
+    const byBytes = cli(["status", "--processes", "--by", "bytes", "--limit", "1", "--json"], { env })
+    assert.strictEqual(byBytes.code, 0, byBytes.stderr)
+    const rows = lines(byBytes.stdout).map((l) => JSON.parse(l) as { sink: string; processId: string; bytes: number })
+    assert.strictEqual(rows.filter((r) => r.sink === "").length, 1)
+    const bad = cli(["status", "--processes", "--by", "size"], { env })
+    assert.strictEqual(bad.code, 2)
+    assert.include(bad.stderr, `--by takes events or bytes, got "size"`)
+
+    const wrong = cli(["run", input], { env: { ...env, EVENT_VACUUM_STATE_PATH: path.join(dir, "never.db"), EVENT_VACUUM_EXCLUDE_PROCESSES: "XPROC9" } })
+    assert.strictEqual(wrong.code, 1)
+    assert.include(wrong.stderr, `bad setting EVENT_VACUUM_EXCLUDE_PROCESSES: "XPROC9" (the 1st) is not a process id (43 characters of A-Z a-z 0-9 _ -)`)
+    assert.isFalse(fs.existsSync(path.join(dir, "never.db")))
+  })
+})
