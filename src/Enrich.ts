@@ -23,7 +23,11 @@ export interface OutboundEvent {
   readonly time: number
   /** The fields, context included, as the text of a JSON object. */
   readonly data: string
-  /** 1 in how many events like it this one stands for; absent means 1. */
+  /**
+   * 1 in how many events like it this one stands for (Honeycomb's
+   * `samplerate`), for a count that stays right when only some are kept;
+   * absent means 1.
+   */
   readonly sampleRate?: number | undefined
 }
 
@@ -92,7 +96,8 @@ export const contextPrefix = (evaluation: Evaluation, failed: boolean): string =
 
 /**
  * The outbound records of one evaluation's events. The event time is the
- * event's own (`timestamp`/`Timestamp`) or else the evaluation's.
+ * event's own (`timestamp`/`Timestamp`) or else the evaluation's; the sample
+ * rate is the event's own `sampleRate`, set only when it is more than 1.
  *
  * @since 0.1.0
  */
@@ -107,7 +112,10 @@ export const enrich = (
     const event = events[i]!
     const id = eventId(evaluation, event.index)
     const fields = event.json.length > 2 ? "," + event.json.slice(1) : "}"
-    out[i] = { id, time: event.time ?? evaluation.timestamp, data: prefix + id + "\"" + fields }
+    const time = event.time ?? evaluation.timestamp
+    const data = prefix + id + "\"" + fields
+    const rate = event.sampleRate
+    out[i] = rate !== null && rate > 1 ? { id, time, data, sampleRate: rate } : { id, time, data }
   }
   return out
 }

@@ -7,14 +7,20 @@
  * when its first non-blank character is `{` and it contains `"_e"`, so prompts,
  * ANSI colours and stack traces cost a character comparison each.
  *
+ * Two top-level fields are read as well: the event's time (`timestamp` or
+ * `Timestamp`, taken out of its fields) and its sample rate (`sampleRate`,
+ * for a process that sampled itself, left in its fields).
+ *
  * @since 0.1.0
  */
 import { Either, ParseResult, Schema } from "effect"
 import { toEventTime } from "./internal/extract/eventTime.js"
 import { defineField, parseLenient } from "./internal/extract/lenientJson.js"
+import { toSampleRate } from "./internal/extract/sampleRate.js"
 import {
   KEY_E,
   KEY_RESERVED,
+  KEY_SAMPLE_RATE,
   KEY_TIMESTAMP,
   KEY_TIMESTAMP_CAP,
   NO_RESERVED_KEYS,
@@ -184,6 +190,16 @@ export interface ExtractedEvent {
   readonly json: string
   /** Epoch milliseconds from the event's `timestamp` or `Timestamp`; null when it has no usable one. */
   readonly time: number | null
+  /**
+   * 1 in how many events like it this one stands for, from the event's own
+   * top-level `sampleRate` (the process sampled itself), which stays in
+   * {@link ExtractedEvent.json}. A whole number from 1 up, as a JSON number
+   * (`10`; also `1e3` or `10.0`, whose values are whole) or a string of ASCII
+   * digits (`"10"`); null when the field is absent or anything else (0,
+   * negative, a fraction, `"1e3"`, `"+10"`, `true`). The last `sampleRate`
+   * counts when the key is repeated, as with `JSON.parse`.
+   */
+  readonly sampleRate: number | null
   /** Paths (dot-separated) of the values that were repaired; empty for strict JSON. */
   readonly repaired: ReadonlyArray<string>
 }
@@ -309,6 +325,9 @@ const takeTime = (fields: Record<string, unknown>): number | null => {
   return null
 }
 
+const takeSampleRate = (fields: Record<string, unknown>): number | null =>
+  Object.hasOwn(fields, "sampleRate") ? toSampleRate(fields.sampleRate) : null
+
 /**
  * Extracts the events from one log text, in order, and counts every line by
  * its outcome. Pure and synchronous; never throws on any input string.
@@ -404,10 +423,22 @@ const tokenTime = (line: string, start: number, end: number): number | null => {
   return null
 }
 
+/** The sample rate in a raw JSON value token, or null; a string is decoded only when it has an escape. */
+const tokenSampleRate = (line: string, start: number, end: number): number | null => {
+  const c = line.charCodeAt(start)
+  if (c === 0x22) {
+    const text = line.slice(start + 1, end - 1)
+    return toSampleRate(text.indexOf("\\") === -1 ? text : JSON.parse(line.slice(start, end)))
+  }
+  if (c >= 0x30 && c <= 0x39) return toSampleRate(Number(line.slice(start, end)))
+  return null
+}
+
 /**
  * The fast path's verdict on a strict, within-limits JSON object: an event
  * when its last `_e` is the number 1. The event's JSON is the line's
  * top-level members minus `_e` and the time field, sliced, not re-serialized.
+ * The last `sampleRate` is read from its token and stays among the members.
  */
 const fastEvent = (
   line: string,
@@ -421,12 +452,14 @@ const fastEvent = (
   let e = -1
   let lower = -1
   let upper = -1
+  let rate = -1
   let renamedKeys = false
   for (let i = 0; i < members; i++) {
     const kind = kinds[i]!
     if (kind === KEY_E) e = i
     else if (kind === KEY_TIMESTAMP) lower = i
     else if (kind === KEY_TIMESTAMP_CAP) upper = i
+    else if (kind === KEY_SAMPLE_RATE) rate = i
     else if (kind >= KEY_RESERVED + n) renamedKeys = true
   }
   // An event that already has `event.<name>` keys beside `<name>` ones: the
@@ -474,7 +507,8 @@ const fastEvent = (
     runEnd = ends[i]!
   }
   if (runStart >= 0) json += (first ? "" : ",") + line.slice(runStart, runEnd)
-  events.push({ index, json: json + "}", time, repaired: NO_REPAIRS })
+  const sampleRate = rate >= 0 ? tokenSampleRate(line, valueStarts[rate]!, ends[rate]!) : null
+  events.push({ index, json: json + "}", time, sampleRate, repaired: NO_REPAIRS })
   return "event"
 }
 
@@ -497,6 +531,7 @@ const renameIndex = (kind: number, reserved: ReservedKeys): number => {
   if (kind >= KEY_RESERVED) return kind - KEY_RESERVED
   if (kind === KEY_TIMESTAMP) return reserved.index.get("timestamp") ?? -1
   if (kind === KEY_TIMESTAMP_CAP) return reserved.index.get("Timestamp") ?? -1
+  if (kind === KEY_SAMPLE_RATE) return reserved.index.get("sampleRate") ?? -1
   return -1
 }
 
@@ -557,7 +592,8 @@ const exactEvent = (
   if (checker.repaired !== undefined) repaired = [...repaired, ...checker.repaired]
 
   const time = takeTime(fields)
+  const sampleRate = takeSampleRate(fields)
   const kept = reserved.names.length === 0 ? fields : renameReserved(fields, reserved)
-  events.push({ index, json: JSON.stringify(kept), time, repaired })
+  events.push({ index, json: JSON.stringify(kept), time, sampleRate, repaired })
   return repaired.length > 0 || !strict ? "repaired" : "event"
 }

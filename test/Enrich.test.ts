@@ -323,6 +323,26 @@ describe("enrich", () => {
   })
 })
 
+describe("enrich: sample rate", () => {
+  it("carries an event's own sampleRate over 1, on either path, and keeps the field in the data", () => {
+    const e = made()
+    const lines = ["{\"_e\":1,\"sampleRate\":8,\"a\":1}", "{\"_e\":1,\"sampleRate\":\"16\",\"x\":nan}"]
+    const [strict, lenient] = enrich(e, extract(lines.join("\n"), defaultLimits, reservedKeys).events, false)
+    assert.strictEqual(strict!.sampleRate, 8)
+    assert.strictEqual(lenient!.sampleRate, 16)
+    assert.strictEqual(JSON.parse(strict!.data).sampleRate, 8)
+    assert.strictEqual(JSON.parse(lenient!.data).sampleRate, "16")
+  })
+
+  it("leaves the property out for a rate of 1, an unusable one, or none", () => {
+    const e = made()
+    const lines = ["{\"_e\":1,\"sampleRate\":1}", "{\"_e\":1,\"sampleRate\":0}", "{\"_e\":1,\"sampleRate\":2.5}", "{\"_e\":1,\"a\":1}"]
+    const events = enrich(e, extract(lines.join("\n"), defaultLimits, reservedKeys).events, false)
+    assert.strictEqual(events.length, 4)
+    for (const o of events) assert.deepStrictEqual(Object.keys(o), ["id", "time", "data"], o.data)
+  })
+})
+
 describe("contextKeys and reservedKeys", () => {
   it("name the context fields in output order, and reserve exactly those under event.", () => {
     assert.deepStrictEqual([...contextKeys], [

@@ -215,6 +215,17 @@ const takeRefTime = (fields: Record<string, unknown>): number | null => {
   return null
 }
 
+/**
+ * The sample rate as the spec says: the top-level `sampleRate` when it is a
+ * whole number from 1 to 2^53 - 1, as a number or as a string of ASCII digits.
+ */
+const refSampleRate = (fields: Record<string, unknown>): number | null => {
+  if (!Object.hasOwn(fields, "sampleRate")) return null
+  const v = fields.sampleRate
+  const n = typeof v === "number" ? v : typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : NaN
+  return Number.isSafeInteger(n) && n >= 1 ? n : null
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** Replaces non-finite numbers with null; true when any was. */
@@ -398,6 +409,7 @@ const checkLine = (line: string, limits: Limits = defaultLimits): Expected => {
     expect(ev.index, msg).toBe(0)
     expect(canon(JSON.parse(ev.json)), msg).toBe(canon(exp.fields))
     expect(ev.time, msg).toBe(exp.time)
+    expect(ev.sampleRate, msg).toBe(refSampleRate(exp.fields as Record<string, unknown>))
     if (exp.outcome === "event") expect(ev.repaired, msg).toEqual([])
     if (exp.mustList) expect(ev.repaired.length, msg).toBeGreaterThan(0)
   }
@@ -418,7 +430,12 @@ const viewOf = (r: Extraction) => {
       const fields = JSON.parse(e.json) as Record<string, unknown>
       delete fields[PROBE]
       // The order of the paths is not specified (JSON.parse puts integer-like keys first).
-      return { fields: canon(fields), time: e.time, repaired: e.repaired.filter((p) => p !== PROBE).sort() }
+      return {
+        fields: canon(fields),
+        time: e.time,
+        sampleRate: e.sampleRate,
+        repaired: e.repaired.filter((p) => p !== PROBE).sort()
+      }
     })
   }
 }
@@ -656,12 +673,24 @@ const lenientLeaf: fc.Arbitrary<Tree> = fc.oneof(
   }
 )
 
+/** Values of `sampleRate`: usable ones in any spelling, and near misses. */
+const sampleRateValueArb: fc.Arbitrary<Tree> = fc.oneof(
+  fc.integer({ min: -3, max: 1_000_000 }).map(num),
+  fc.constantFrom(0.5, 2.5, -0, 1e30, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, 2 ** 53 + 2).map(num),
+  fc.nat({ max: 1_000_000 }).map((n) => str(String(n))),
+  fc.constantFrom("", "08", "+1", "-1", "1e3", "2.5", " 2", "2 ", "ten", "9007199254740991", "9007199254740993", "１").map(str),
+  fc.constantFrom("0.5e1", "16E0", "10.000", "0e5").map((text): Tree => ({ t: "raw", text, value: Number(text) })),
+  fc.constantFrom<null | boolean>(true, false, null).map(lit),
+  fc.constant<Tree>({ t: "arr", items: [num(4)] })
+)
+
 /** Top-level members for differential lines: any keys, duplicates, `_e` again, time keys. */
 const diffEntriesArb = (leaf: fc.Arbitrary<Tree>, unique = false): fc.Arbitrary<ReadonlyArray<Entry>> => {
   const entry = fc.oneof(
     // With unique keys no member is a second `_e` either (a later `_e` would overwrite it).
     { arbitrary: fc.tuple(unique ? keyArb.filter((k) => k !== "_e") : keyArb, treeOf(leaf, keyArb, unique)), weight: 6 },
     { arbitrary: fc.tuple(fc.constantFrom("timestamp", "Timestamp"), timeValueArb), weight: 2 },
+    { arbitrary: fc.tuple(fc.constant("sampleRate"), sampleRateValueArb), weight: 1 },
     { arbitrary: fc.tuple(fc.constant("_e"), fc.constantFrom(...E_ONE, ...E_NOT_ONE).map(raw)), weight: 1 }
   )
   return unique
@@ -1004,7 +1033,7 @@ describe("extract: duplicate keys", () => {
             const r = extract(line)
             expect(r.counts.event + r.counts.repaired, line).toBe(1)
             if (line === l) expect(r.counts.event, line).toBe(1)
-            expect(viewOf(r).events, line).toEqual([{ fields: expected, time: null, repaired: [] }])
+            expect(viewOf(r).events, line).toEqual([{ fields: expected, time: null, sampleRate: null, repaired: [] }])
           }
         }
       ),
@@ -1154,6 +1183,35 @@ describe("extract: time", () => {
         }
       ),
       { numRuns: 300 }
+    )
+  })
+})
+
+describe("extract: sample rate", () => {
+  it("any sampleRate value: read as the spec says on every path, the last one if repeated, and left in the fields", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(topKeyArb.filter((k) => k !== "sampleRate"), plainLeaf), { maxLength: 3 }),
+        fc.array(sampleRateValueArb, { minLength: 1, maxLength: 2 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer(),
+        (others, rates, keyAt, at, seed) => {
+          const entries: Array<Entry> = [...others]
+          for (const rate of rates) entries.splice(keyAt % (entries.length + 1), 0, ["sampleRate", rate])
+          const fields = toValue({ t: "obj", entries }) as Record<string, unknown>
+          const rate = refSampleRate(fields)
+          const l = eventLine(entries, "1", at, rngFrom(seed), STYLES[1]!)
+          for (const line of [l, eventLine(entries, "1e000", at, rngFrom(seed), STYLES[1]!), "{\t" + l.slice(1), viaLenient(l)]) {
+            const r = extract(line)
+            expect(r.events.length, line).toBe(1)
+            const ev = viewOf(r).events[0]!
+            expect(ev.sampleRate, line).toBe(rate)
+            expect(ev.fields, line).toBe(canon(fields))
+          }
+        }
+      ),
+      { numRuns: 500 }
     )
   })
 })
@@ -1364,7 +1422,7 @@ describe("extract: minimal cases of bugs found by the properties above", () => {
 })
 
 describe("extract: reserved keys", () => {
-  const names = ["processId", "nonce", "timestamp", "Timestamp", "eventId", "cron"]
+  const names = ["processId", "nonce", "timestamp", "Timestamp", "eventId", "cron", "sampleRate"]
   const reserved = reserveKeys(names)
   const keyArb = fc.oneof(
     fc.constantFrom(...names, "event.processId", "event.timestamp", "event.Timestamp", "processIds", "_e"),
@@ -1376,7 +1434,7 @@ describe("extract: reserved keys", () => {
   )
   const valueTextArb = fc.oneof(
     fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
-    fc.constantFrom("inf", "-nan", "1727000008009", "\"2024-09-22T10:00:00Z\"", "10000000000000000000001")
+    fc.constantFrom("inf", "-nan", "1727000008009", "\"2024-09-22T10:00:00Z\"", "10000000000000000000001", "8", "\"8\"")
   )
   const lineArb = fc.tuple(fc.array(fc.tuple(keyTextArb, valueTextArb), { maxLength: 8 }), fc.nat()).map(([members, at]) => {
     const all = [...members.map(([k, v]) => `${k}:${v}`)]
@@ -1404,7 +1462,9 @@ describe("extract: reserved keys", () => {
         const plain = extract(text)
         const got = extract(text, defaultLimits, reserved)
         expect(got.counts).toEqual(plain.counts)
-        expect(got.events.map((e) => [e.index, e.time, e.repaired])).toEqual(plain.events.map((e) => [e.index, e.time, e.repaired]))
+        expect(got.events.map((e) => [e.index, e.time, e.sampleRate, e.repaired])).toEqual(
+          plain.events.map((e) => [e.index, e.time, e.sampleRate, e.repaired])
+        )
         got.events.forEach((event, i) => {
           const fields = JSON.parse(event.json) as Record<string, unknown>
           expect(canon(fields)).toBe(canon(rename(JSON.parse(plain.events[i]!.json) as Record<string, unknown>)))

@@ -331,6 +331,83 @@ describe("extract: event time", () => {
   })
 })
 
+describe("extract: sample rate", () => {
+  // The same event on each path: the scanner's (strict, no tab), JSON.parse's (a tab the scanner
+  // declines) and the lenient parser's (a `nan` only it reads).
+  const paths = (members: string) => ({
+    fast: extract(`{"_e": 1, ${members}}`),
+    exact: extract(`{\t"_e": 1, ${members}}`),
+    lenient: extract(`{"_e": 1, ${members}, "z": nan}`)
+  })
+  const rateOf = (value: string) => {
+    const { exact, fast, lenient } = paths(`"sampleRate": ${value}, "a": 1`)
+    // Each line took the path it was written for: the fast one keeps the line's own spacing.
+    assert.deepStrictEqual(fast.counts, counts({ event: 1 }), value)
+    assert.strictEqual(fast.events[0]!.json, `{"sampleRate": ${value}, "a": 1}`, value)
+    assert.strictEqual(exact.events[0]!.json, JSON.stringify({ sampleRate: JSON.parse(value), a: 1 }), value)
+    assert.deepStrictEqual(lenient.counts, counts({ repaired: 1 }), value)
+    assert.deepStrictEqual(fields(lenient.events[0]), { sampleRate: JSON.parse(value), a: 1, z: null }, value)
+    assert.strictEqual(exact.events[0]!.sampleRate, fast.events[0]!.sampleRate, value)
+    assert.strictEqual(lenient.events[0]!.sampleRate, fast.events[0]!.sampleRate, value)
+    return fast.events[0]!.sampleRate
+  }
+
+  it("reads a whole number from 1 up, as a number or a string of digits, on every path, and keeps the field", () => {
+    const usable: Array<[string, number]> = [
+      ["10", 10],
+      ["1", 1],
+      ["\"10\"", 10],
+      ["\"\\u0031\\u0036\"", 16],
+      ["\"0008\"", 8],
+      ["1e3", 1000],
+      ["10.0", 10],
+      ["0.5e1", 5],
+      ["9007199254740991", 9007199254740991]
+    ]
+    for (const [value, rate] of usable) assert.strictEqual(rateOf(value), rate, value)
+  })
+
+  it("gives null for anything else, and keeps the field as it was", () => {
+    const unusable = [
+      "0", "-4", "2.5", "1e-3", "9007199254740992", "1e30", "\"\"", "\"0\"", "\"2.5\"", "\"1e3\"", "\"+10\"",
+      "\" 10\"", "\"10 \"", "\"-1\"", "\"ten\"", "\"9007199254740993\"", "true", "null", "{}", "[10]", "{\"n\":10}"
+    ]
+    for (const value of unusable) assert.strictEqual(rateOf(value), null, value)
+  })
+
+  it("is null without the field; only the top-level key counts, spelled exactly, its last value if repeated", () => {
+    for (const members of ["\"a\": 1", "\"samplerate\": 8, \"SampleRate\": 8, \"sampleRate \": 8", "\"o\": {\"sampleRate\": 8}"]) {
+      for (const [path, r] of Object.entries(paths(members))) assert.strictEqual(r.events[0]!.sampleRate, null, `${path}: ${members}`)
+    }
+    for (const [path, r] of Object.entries(paths("\"sampleRate\": 8, \"a\": 1, \"sampleRate\": 4"))) {
+      assert.strictEqual(r.events[0]!.sampleRate, 4, path)
+    }
+    for (const [path, r] of Object.entries(paths("\"sampleRate\": 8, \"sampleRate\": 0"))) {
+      assert.strictEqual(r.events[0]!.sampleRate, null, path)
+    }
+  })
+
+  it("stays among the fields beside a time that leaves them", () => {
+    for (const [path, r] of Object.entries(paths("\"timestamp\": 1727000008009, \"sampleRate\": 8"))) {
+      const e = r.events[0]!
+      assert.strictEqual(e.time, 1727000008009, path)
+      assert.strictEqual(e.sampleRate, 8, path)
+      assert.strictEqual((fields(e) as Record<string, unknown>).sampleRate, 8, path)
+      assert.isFalse(Object.hasOwn(fields(e) as object, "timestamp"), path)
+    }
+  })
+
+  it("is not a context key: an evaluation's reserved keys leave it as it is", () => {
+    const reserved = reserveKeys(["processId", "nonce", "timestamp"])
+    const fast = extract("{\"_e\":1,\"processId\":\"spoof\",\"sampleRate\":8}", defaultLimits, reserved)
+    assert.strictEqual(fast.events[0]!.json, "{\"event.processId\":\"spoof\",\"sampleRate\":8}")
+    assert.strictEqual(fast.events[0]!.sampleRate, 8)
+    const lenient = extract("{\"_e\":1,\"processId\":\"spoof\",\"sampleRate\":8,\"z\":nan}", defaultLimits, reserved)
+    assert.deepStrictEqual(fields(lenient.events[0]), { "event.processId": "spoof", sampleRate: 8, z: null })
+    assert.strictEqual(lenient.events[0]!.sampleRate, 8)
+  })
+})
+
 describe("extract: the real aos example", () => {
   const texts = exampleTexts()
 

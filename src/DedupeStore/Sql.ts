@@ -7,7 +7,9 @@
  * `event_vacuum_outbox` (events waiting, with the claim of the delivery fiber
  * holding them), `event_vacuum_dead_letter` and `event_vacuum_sink` (why a
  * sink does not deliver, while it does not). The schema goes through the
- * `@effect/sql` migrator (table `event_vacuum_migrations`).
+ * `@effect/sql` migrator (table `event_vacuum_migrations`). An event's sample
+ * rate goes with it from the outbox to the dead letters and back
+ * (`sample_rate`, 1 for rows written before it was kept).
  *
  * @since 0.1.0
  */
@@ -29,7 +31,7 @@ import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
 import type { Watermark } from "../Position.js"
 import { advance, isHandedOff } from "../Position.js"
 
-/** Rows a single statement may bind: SQLite allows 32,766 parameters; our widest row has 7. */
+/** Rows a single statement may bind: SQLite allows 32,766 parameters; our widest row has 8. */
 const CHUNK = 2_000
 
 const chunks = <A>(items: ReadonlyArray<A>, size = CHUNK): Array<ReadonlyArray<A>> => {
@@ -56,7 +58,7 @@ const sliceSizes = (count: number): Array<number> => {
 }
 
 /** The outbox columns a hand-off writes, in the order of its flat values. */
-const OUTBOX_COLUMNS = ["sink", "event_id", "time", "data", "bytes", "created_at", "attempts"] as const
+const OUTBOX_COLUMNS = ["sink", "event_id", "time", "data", "bytes", "created_at", "attempts", "sample_rate"] as const
 
 const insertSlices = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -145,6 +147,12 @@ const migrations = Migrator.fromRecord({
       PRIMARY KEY (source, process_id)
     )`
   }),
+  // 1 in how many events like it an event stands for; rows already waiting stand for themselves.
+  "0005_sample_rate": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE event_vacuum_outbox ADD COLUMN sample_rate INTEGER NOT NULL DEFAULT 1`
+    yield* sql`ALTER TABLE event_vacuum_dead_letter ADD COLUMN sample_rate INTEGER NOT NULL DEFAULT 1`
+  }),
   // What each process sent, per sink and (sink '') for the vacuum: for `status --processes`.
   "0006_create_process": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -180,6 +188,7 @@ interface OutboxRow {
   readonly bytes: number
   readonly attempts: number
   readonly created_at: number
+  readonly sample_rate: number
 }
 
 interface SinkRow {
@@ -198,6 +207,7 @@ interface DeadLetterRow {
   readonly reason: string
   readonly attempts: number
   readonly dead_at: number
+  readonly sample_rate: number
 }
 
 interface ProcessRow {
@@ -232,6 +242,10 @@ const toWatermark = (row: WatermarkRow): Watermark => ({
   crons: JSON.parse(row.crons) as Array<string>,
   updatedAt: Number(row.updated_at)
 })
+
+/** An event with its sample rate set only when it is over 1, as enrich leaves it. */
+const withSampleRate = <A extends object>(event: A, rate: number): A | (A & { readonly sampleRate: number }) =>
+  rate > 1 ? { ...event, sampleRate: rate } : event
 
 const utf8 = new TextEncoder()
 const byteLength = (s: string): number => (s.length < 64 ? utf8.encode(s).length : Buffer.byteLength(s, "utf8"))
@@ -347,7 +361,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             moved.add(key)
             result.events += events.length
             for (const event of events) {
-              values.push(sink, event.id, event.time, event.data, byteLength(event.data), now, 0)
+              values.push(sink, event.id, event.time, event.data, byteLength(event.data), now, 0, event.sampleRate ?? 1)
             }
           }
         }
@@ -398,17 +412,19 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
               ) AS candidates
             ) AS head WHERE n = 1 OR total <= ${options.maxBytes}
           )
-          RETURNING seq, event_id, time, data, bytes, attempts, created_at`
+          RETURNING seq, event_id, time, data, bytes, attempts, created_at, sample_rate`
         return rows
-          .map((row): OutboxEntry => ({
-            seq: Number(row.seq),
-            id: row.event_id,
-            time: Number(row.time),
-            data: row.data,
-            bytes: Number(row.bytes),
-            attempts: Number(row.attempts),
-            createdAt: Number(row.created_at)
-          }))
+          .map((row): OutboxEntry =>
+            withSampleRate({
+              seq: Number(row.seq),
+              id: row.event_id,
+              time: Number(row.time),
+              data: row.data,
+              bytes: Number(row.bytes),
+              attempts: Number(row.attempts),
+              createdAt: Number(row.created_at)
+            }, Number(row.sample_rate))
+          )
           .sort((a, b) => a.seq - b.seq)
       }).pipe(Effect.mapError(fail("claim")))
 
@@ -453,8 +469,8 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         for (const { reason, seq } of refused) {
-          yield* sql`INSERT INTO event_vacuum_dead_letter (sink, event_id, time, data, bytes, reason, attempts, dead_at)
-            SELECT sink, event_id, time, data, bytes, ${reason}, attempts + 1, ${now} FROM event_vacuum_outbox
+          yield* sql`INSERT INTO event_vacuum_dead_letter (sink, event_id, time, data, bytes, reason, attempts, dead_at, sample_rate)
+            SELECT sink, event_id, time, data, bytes, ${reason}, attempts + 1, ${now}, sample_rate FROM event_vacuum_outbox
             WHERE seq = ${seq} AND sink = ${sink} AND lease_owner = ${owner}`
           yield* sql`DELETE FROM event_vacuum_outbox WHERE seq = ${seq} AND sink = ${sink} AND lease_owner = ${owner}`
         }
@@ -462,21 +478,23 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
 
     const deadLetters: DedupeStore["Type"]["deadLetters"] = (options = {}) =>
       sql<DeadLetterRow>`
-        SELECT seq, sink, event_id, time, data, reason, attempts, dead_at FROM event_vacuum_dead_letter
+        SELECT seq, sink, event_id, time, data, reason, attempts, dead_at, sample_rate FROM event_vacuum_dead_letter
         WHERE seq > ${options.afterSeq ?? 0}
         ${options.sink === undefined ? sql.literal("") : sql`AND sink = ${options.sink}`}
         ORDER BY seq LIMIT ${options.limit ?? 1000}`.pipe(
         Effect.map((rows) =>
-          rows.map((row): DeadLetter => ({
-            seq: Number(row.seq),
-            sink: row.sink,
-            id: row.event_id,
-            time: Number(row.time),
-            data: row.data,
-            reason: row.reason,
-            attempts: Number(row.attempts),
-            deadAt: Number(row.dead_at)
-          }))
+          rows.map((row): DeadLetter =>
+            withSampleRate({
+              seq: Number(row.seq),
+              sink: row.sink,
+              id: row.event_id,
+              time: Number(row.time),
+              data: row.data,
+              reason: row.reason,
+              attempts: Number(row.attempts),
+              deadAt: Number(row.dead_at)
+            }, Number(row.sample_rate))
+          )
         ),
         Effect.mapError(fail("list dead letters"))
       )
@@ -493,7 +511,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         for (const seqs of options.seqs === undefined ? [undefined] : chunks(options.seqs)) {
           if (seqs !== undefined && seqs.length === 0) continue
           const rows = yield* sql<{ seq: number }>`DELETE FROM event_vacuum_dead_letter WHERE ${where(seqs)}
-            RETURNING seq, sink, event_id, time, data, bytes`
+            RETURNING seq, sink, event_id, time, data, bytes, sample_rate`
           replayed += rows.length
           for (const chunk of chunks(rows as unknown as ReadonlyArray<Record<string, unknown>>)) {
             yield* sql`INSERT INTO event_vacuum_outbox ${
@@ -504,7 +522,8 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
                 data: row.data,
                 bytes: row.bytes,
                 created_at: now,
-                attempts: 0
+                attempts: 0,
+                sample_rate: row.sample_rate
               })))
             }`
           }

@@ -14,7 +14,8 @@ import type { SinkSelection } from "../internal/settings/selection.js"
 import { sinkSelection } from "../internal/settings/selection.js"
 
 /**
- * `pretty`: one readable line an event. `json`: `{"time": RFC3339, "data": {...}}` a line.
+ * `pretty`: one readable line an event. `json`: `{"time": RFC3339, "data": {...}}` a line
+ * (see {@link jsonLine}).
  *
  * @since 0.1.0
  */
@@ -32,12 +33,17 @@ export interface Options extends SinkSelection {
 /**
  * One event as a line of JSON: `{"time": "...", "data": {...}}`, the shape of a
  * Honeycomb batch element, so that no field of the event can be mistaken for
- * the time.
+ * the time; `{"time": "...", "samplerate": N, "data": {...}}` for an event
+ * whose sample rate N is over 1.
  *
  * @since 0.1.0
  */
-export const jsonLine = (event: OutboundEvent): string =>
-  `{"time":"${new Date(event.time).toISOString()}","data":${event.data}}`
+export const jsonLine = (event: OutboundEvent): string => {
+  const rate = event.sampleRate
+  return `{"time":"${new Date(event.time).toISOString()}",${
+    rate !== undefined && rate > 1 ? `"samplerate":${rate},` : ""
+  }"data":${event.data}}`
+}
 
 const CONTEXT = new Set(["processId", "nonce", "cron", "messageId", "timestamp", "gasUsed", "memorySize", "failed", "eventId"])
 
@@ -46,8 +52,8 @@ const show = (value: unknown): string =>
   typeof value === "string" && value.length > 0 && !/[\s="\u0000-\u001f\u007f]/.test(value) ? value : JSON.stringify(value)
 
 /**
- * One event as a readable line: time, process, nonce (and cron), then the
- * event's own fields as `key=value`.
+ * One event as a readable line: time, process, nonce (and cron), its sample
+ * rate N as `(1 in N)` when over 1, then the event's own fields as `key=value`.
  *
  * @since 0.1.0
  */
@@ -56,6 +62,7 @@ export const prettyLine = (event: OutboundEvent): string => {
   let line = `${new Date(event.time).toISOString()} ${show(fields.processId)} #${show(fields.nonce)}`
   if (fields.cron !== undefined && fields.cron !== null) line += ` cron ${show(fields.cron)}`
   if (fields.failed === true) line += " (failed evaluation)"
+  if (event.sampleRate !== undefined && event.sampleRate > 1) line += ` (1 in ${event.sampleRate})`
   for (const key of Object.keys(fields)) {
     if (!CONTEXT.has(key)) line += ` ${key}=${show(fields[key])}`
   }

@@ -1,7 +1,9 @@
 /**
  * A sink that appends events to a file, one JSON per line
- * (`{"time": RFC3339, "data": {...}}`): for local analysis, and a plain sink
- * for tests. A batch counts as delivered once it is written and synced.
+ * (`{"time": RFC3339, "data": {...}}`, with `"samplerate": N` between them
+ * for an event whose sample rate is over 1; see `Console.jsonLine`): for
+ * local analysis, and a plain sink for tests. A batch counts as delivered
+ * once it is written and synced.
  *
  * @since 0.1.0
  */

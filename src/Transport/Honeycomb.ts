@@ -1,7 +1,8 @@
 /**
  * The Honeycomb sink, over the batch API: `POST {host}/1/batch/{dataset}`
  * with the key in `X-Honeycomb-Team` and a compressed JSON body of
- * `{data, time, samplerate}` elements.
+ * `{data, time}` elements, with `samplerate` beside them for an event whose
+ * sample rate is over 1.
  *
  * Honeycomb answers one status per event, in order: 202 is an
  * acknowledgement, a 4xx a refusal (dead-lettered with Honeycomb's own
@@ -54,15 +55,12 @@ const hasZstd = (): boolean => typeof (zlib as { zstdCompress?: unknown }).zstdC
 export { batchUrl, EU, settings, US }
 
 /**
- * The settings (see {@link settings}), plus the sink's name (default
- * `honeycomb`) and the event field giving its sample rate, sent as
- * `samplerate` (default `sampleRate`).
+ * The settings (see {@link settings}), plus the sink's name (default `honeycomb`).
  *
  * @since 0.1.0
  */
 export type Options = Setting.Options<typeof settings> & {
   readonly name?: string | undefined
-  readonly sampleRateField?: string | undefined
 }
 
 /** Honeycomb's answer for one event. */
@@ -79,18 +77,6 @@ const tooManyFields = (data: string): boolean => {
     return Object.keys(JSON.parse(data) as object).length > limits.maxFields
   } catch {
     return false
-  }
-}
-
-/** The `samplerate` of an event: its field when a positive integer, else 1. */
-const sampleRateOf = (data: string, field: string): number => {
-  const at = data.indexOf(`"${field}"`)
-  if (at === -1) return 1
-  try {
-    const rate = (JSON.parse(data) as Record<string, unknown>)[field]
-    return typeof rate === "number" && Number.isInteger(rate) && rate > 0 ? rate : 1
-  } catch {
-    return 1
   }
 }
 
@@ -125,7 +111,6 @@ export const make = (input: Options): Effect.Effect<Sink, TransportConfigError, 
         description: `sink ${name}: zstd compression needs Node 22.15 or later (this is ${process.version}); use gzip`
       })
     }
-    const sampleRateField = input.sampleRateField ?? "sampleRate"
     const client = yield* HttpClient.HttpClient
     const encoder = new TextEncoder()
 
@@ -137,9 +122,10 @@ export const make = (input: Options): Effect.Effect<Sink, TransportConfigError, 
         let json = "["
         for (let i = 0; i < events.length; i++) {
           const e = events[i]!
-          json += `${i === 0 ? "" : ","}{"data":${e.data},"time":"${new Date(e.time).toISOString()}","samplerate":${
-            sampleRateOf(e.data, sampleRateField)
-          }}`
+          json += `${i === 0 ? "" : ","}{"data":${e.data},"time":"${new Date(e.time).toISOString()}"`
+          // Absent, Honeycomb counts the event as 1.
+          const rate = e.sampleRate
+          json += rate !== undefined && rate > 1 ? `,"samplerate":${rate}}` : "}"
         }
         json += "]"
         const raw = encoder.encode(json)

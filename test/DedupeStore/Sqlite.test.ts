@@ -1,3 +1,6 @@
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, TestClock } from "effect"
 import * as fs from "node:fs"
@@ -12,6 +15,7 @@ import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 /** The driver itself (it ships no types), for a second connection that holds a lock. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
   exec(sql: string): void
+  prepare(sql: string): { all(): Array<Record<string, unknown>> }
   close(): void
 }
 
@@ -235,6 +239,149 @@ describe("DedupeStore (SQLite)", () => {
         const text = String(exit.cause)
         assert.include(text, "DedupeStoreError")
         assert.include(text, blocker)
+      }
+    }))
+})
+
+/**
+ * A state file as the version before sample rates left it: migrations 0001 to 0004, their DDL
+ * as that version ran it (frozen here: it must not follow later changes), and events waiting
+ * in an outbox and a dead letter, written with the columns it had.
+ */
+const previousVersionState = (filename: string) =>
+  Effect.gen(function*() {
+    const loader = Migrator.fromRecord({
+      "0001_create_tables": Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE event_vacuum_watermark (
+          sink TEXT NOT NULL, process_id TEXT NOT NULL, timestamp BIGINT NOT NULL, ordinate TEXT NOT NULL,
+          crons TEXT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (sink, process_id))`
+        yield* sql`CREATE TABLE event_vacuum_outbox (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, event_id TEXT NOT NULL, time BIGINT NOT NULL,
+          data TEXT NOT NULL, bytes INTEGER NOT NULL, created_at BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT, lease_owner TEXT, lease_until BIGINT)`
+        yield* sql`CREATE UNIQUE INDEX event_vacuum_outbox_event ON event_vacuum_outbox (sink, event_id)`
+        yield* sql`CREATE INDEX event_vacuum_outbox_sink ON event_vacuum_outbox (sink, seq)`
+        yield* sql`CREATE TABLE event_vacuum_dead_letter (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, event_id TEXT NOT NULL, time BIGINT NOT NULL,
+          data TEXT NOT NULL, bytes INTEGER NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, dead_at BIGINT NOT NULL)`
+        yield* sql`CREATE INDEX event_vacuum_dead_letter_sink ON event_vacuum_dead_letter (sink, seq)`
+        yield* sql`CREATE TABLE event_vacuum_writer (id INTEGER PRIMARY KEY, handoffs BIGINT NOT NULL)`
+        yield* sql`INSERT INTO event_vacuum_writer (id, handoffs) VALUES (1, 0)`
+      }),
+      "0002_drop_outbox_event_index": Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`DROP INDEX event_vacuum_outbox_event`
+      }),
+      "0003_create_sink": Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE event_vacuum_sink (sink TEXT PRIMARY KEY, state TEXT NOT NULL, cause TEXT NOT NULL, since BIGINT NOT NULL)`
+      }),
+      "0004_create_follow_cursor": Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE event_vacuum_follow_cursor (
+          source TEXT NOT NULL, process_id TEXT NOT NULL, timestamp BIGINT NOT NULL, ordinate TEXT NOT NULL,
+          crons TEXT NOT NULL, PRIMARY KEY (source, process_id))`
+      })
+    })
+    fs.mkdirSync(path.dirname(filename), { recursive: true })
+    yield* Migrator.make({})({ loader, table: "event_vacuum_migrations" }).pipe(
+      Effect.provide(SqliteClient.layer({ filename })),
+      Effect.orDie
+    )
+    const db = new Database(filename)
+    try {
+      db.exec(`INSERT INTO event_vacuum_outbox (sink, event_id, time, data, bytes, created_at, attempts)
+        VALUES ('a', 'old-1', 1000, '{"i":1}', 7, 1, 0), ('a', 'old-2', 2000, '{"i":2}', 7, 1, 2)`)
+      db.exec(`INSERT INTO event_vacuum_dead_letter (sink, event_id, time, data, bytes, reason, attempts, dead_at)
+        VALUES ('a', 'old-dead', 3000, '{"i":3}', 7, '400: bad', 1, 5)`)
+    } finally {
+      db.close()
+    }
+  })
+
+const columns = (filename: string, table: string): Array<unknown> => {
+  const db = new Database(filename)
+  try {
+    return db.prepare(`PRAGMA table_info(${table})`).all().map((c) => c.name)
+  } finally {
+    db.close()
+  }
+}
+
+describe("DedupeStore (SQLite): sample rates", () => {
+  const rated = (position: Position): Handoff => ({
+    processId: "P1",
+    position,
+    events: [
+      { id: "eight", time: 1, data: "{\"i\":0}", sampleRate: 8 },
+      { id: "one", time: 1, data: "{\"i\":1}", sampleRate: 1 },
+      { id: "none", time: 1, data: "{\"i\":2}" }
+    ]
+  })
+  const ratesOf = (events: ReadonlyArray<{ readonly id: string; readonly sampleRate?: number | undefined }>) =>
+    events.map((e) => [e.id, Object.hasOwn(e, "sampleRate") ? e.sampleRate : "absent"])
+
+  it.scoped("an event's sample rate goes with it from the hand-off to the claim, the dead letters and back", () =>
+    Effect.gen(function*() {
+      const store = yield* DedupeStore
+      yield* store.handOff(["a", "b"], [rated(pos(1, "1"))])
+      const batch = yield* claimAll("a")
+      // Over 1 only, as enrich leaves it: a rate of 1 is no property at all.
+      assert.deepStrictEqual(ratesOf(batch), [["eight", 8], ["one", "absent"], ["none", "absent"]])
+      assert.deepStrictEqual(ratesOf(yield* claimAll("b")), [["eight", 8], ["one", "absent"], ["none", "absent"]])
+      yield* store.deadLetter("a", "w1", batch.map((e) => ({ seq: e.seq, reason: "400: refused" })))
+      assert.deepStrictEqual(ratesOf(yield* store.deadLetters({ sink: "a" })), [["eight", 8], ["one", "absent"], ["none", "absent"]])
+      assert.strictEqual(yield* store.replayDeadLetters({ sink: "a" }), 3)
+      assert.deepStrictEqual(ratesOf(yield* claimAll("a", "w2")), [["eight", 8], ["one", "absent"], ["none", "absent"]])
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("a state file of the previous version opens, migrates, and its waiting events keep a rate of 1", () =>
+    Effect.gen(function*() {
+      const filename = tempFile()
+      yield* previousVersionState(filename)
+      assert.notInclude(columns(filename, "event_vacuum_outbox"), "sample_rate")
+
+      yield* Effect.gen(function*() {
+        const store = yield* DedupeStore
+        const waiting = yield* claimAll("a")
+        assert.deepStrictEqual(waiting.map((e) => [e.id, e.data, e.attempts]), [["old-1", "{\"i\":1}", 0], ["old-2", "{\"i\":2}", 2]])
+        assert.deepStrictEqual(ratesOf(waiting), [["old-1", "absent"], ["old-2", "absent"]])
+        assert.deepStrictEqual(ratesOf(yield* store.deadLetters()), [["old-dead", "absent"]])
+        // What was there and what comes now live side by side in the migrated tables.
+        yield* store.handOff(["a"], [rated(pos(1, "1"))])
+        yield* store.deadLetter("a", "w1", [{ seq: waiting[0]!.seq, reason: "400: refused" }])
+        yield* store.acknowledge("a", "w1", [waiting[1]!.seq])
+        assert.deepStrictEqual(ratesOf(yield* claimAll("a", "w2")), [["eight", 8], ["one", "absent"], ["none", "absent"]])
+        assert.strictEqual(yield* store.replayDeadLetters(), 2)
+        yield* TestClock.adjust(20_000)
+        assert.deepStrictEqual(ratesOf(yield* claimAll("a", "w3")), [
+          ["eight", 8],
+          ["one", "absent"],
+          ["none", "absent"],
+          ["old-dead", "absent"],
+          ["old-1", "absent"]
+        ])
+      }).pipe(Effect.provide(Sqlite.layer({ filename })))
+
+      assert.include(columns(filename, "event_vacuum_outbox"), "sample_rate")
+      assert.include(columns(filename, "event_vacuum_dead_letter"), "sample_rate")
+      // Opened again, nothing is migrated twice.
+      yield* Effect.provide(Effect.asVoid(DedupeStore), Sqlite.layer({ filename }))
+      const db = new Database(filename)
+      try {
+        assert.deepStrictEqual(
+          db.prepare("SELECT migration_id, name FROM event_vacuum_migrations ORDER BY migration_id").all(),
+          [
+            { migration_id: 1, name: "create_tables" },
+            { migration_id: 2, name: "drop_outbox_event_index" },
+            { migration_id: 3, name: "create_sink" },
+            { migration_id: 4, name: "create_follow_cursor" },
+            { migration_id: 5, name: "sample_rate" }
+          ]
+        )
+      } finally {
+        db.close()
       }
     }))
 })

@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { Transport } from "../../src/Transport.js"
 import * as ConsoleSink from "../../src/Transport/Console.js"
 import { outbound } from "../support/harness.js"
-import { assertAllAccepted, assertJsonLine, cronFailed, plain } from "../support/sinks.js"
+import { assertAllAccepted, assertJsonLine, cronFailed, plain, rateOne, sampled } from "../support/sinks.js"
 
 /** Runs `effect` with a Console whose `log` calls are captured; answers the result and every logged line. */
 const capturingLog = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -33,6 +33,24 @@ describe("Console sink", () => {
       assert.strictEqual(lines.length, 2)
       assertJsonLine(lines[0]!, plain)
       assertJsonLine(lines[1]!, cronFailed)
+    }))
+
+  it.effect("json: an event's sample rate over 1 as samplerate between time and data, none for a rate of 1", () =>
+    Effect.gen(function*() {
+      const { lines } = yield* capturingLog(ConsoleSink.make({ format: "json" }).send([sampled, rateOne]))
+      assert.strictEqual(lines.length, 2)
+      assertJsonLine(lines[0]!, sampled)
+      assert.strictEqual(lines[0]!, `{"time":"2024-09-22T10:00:02.000Z","samplerate":8,"data":${sampled.data}}`)
+      assertJsonLine(lines[1]!, rateOne)
+      assert.notInclude(lines[1]!, "samplerate")
+    }))
+
+  it.effect("pretty: an event's sample rate over 1 as (1 in N) after its nonce, none for a rate of 1", () =>
+    Effect.gen(function*() {
+      const { lines } = yield* capturingLog(ConsoleSink.make().send([sampled, rateOne, plain]))
+      assert.strictEqual(lines[0]!, "2024-09-22T10:00:02.000Z PROC_C #3 (1 in 8) Action=Sampled")
+      assert.strictEqual(lines[1]!, lines[2]!)
+      assert.notInclude(lines[1]!, "(1 in")
     }))
 
   it.effect("pretty: time, process, #nonce, then the event's own fields as key=value", () =>

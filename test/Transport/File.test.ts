@@ -7,7 +7,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { TransportError } from "../../src/Transport.js"
 import * as FileSink from "../../src/Transport/File.js"
-import { assertAllAccepted, assertJsonLine, cronFailed, plain } from "../support/sinks.js"
+import { assertAllAccepted, assertJsonLine, cronFailed, plain, rateOne, sampled } from "../support/sinks.js"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-transport-"))
 
@@ -30,6 +30,18 @@ describe("File sink", () => {
       assertJsonLine(lines[0]!, plain)
       assertJsonLine(lines[1]!, cronFailed)
       assertJsonLine(lines[2]!, plain)
+    }).pipe(Effect.provide(platform)))
+
+  it.effect("writes an event's sample rate over 1 as samplerate between time and data, none for a rate of 1", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "events.ndjson")
+      const sink = yield* FileSink.make({ path: file })
+      assertAllAccepted(yield* sink.send([sampled, rateOne]), 2)
+      const lines = fs.readFileSync(file, "utf8").split("\n").slice(0, -1)
+      assert.strictEqual(lines.length, 2)
+      assert.strictEqual(lines[0]!, `{"time":"2024-09-22T10:00:02.000Z","samplerate":8,"data":${sampled.data}}`)
+      assertJsonLine(lines[0]!, sampled)
+      assertJsonLine(lines[1]!, rateOne)
     }).pipe(Effect.provide(platform)))
 
   it.effect("writes to a device or a pipe without syncing it: /dev/null and a FIFO accept every event", () =>

@@ -12,6 +12,7 @@ import { FakeHoneycomb } from "../support/honeycomb.js"
 import { recordingTracer } from "../support/tracer.js"
 import type { Running } from "../support/harness.js"
 import { event, exampleRecords, memory, record, start } from "../support/harness.js"
+import { plain, rateOne, sampled } from "../support/sinks.js"
 
 const KEY = "hc-test-key-0123456789abcdef"
 
@@ -76,6 +77,8 @@ describe("Honeycomb: the batch API", () => {
         assert.match(a.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
         assert.match(String(a.data.processId), /^XPROC/)
         assert.strictEqual(a.samplerate, 1)
+        // A rate of 1 is Honeycomb's default: not written.
+        assert.deepStrictEqual(a.keys, ["data", "time"])
       }
       assert.isTrue(yield* v.vacuum.drain(1000))
       assert.deepInclude((yield* v.vacuum.snapshot).sinks[0]!, { name: "honeycomb", delivered: 121, waiting: 0 })
@@ -86,12 +89,46 @@ describe("Honeycomb: the batch API", () => {
       const hc = yield* receiver
       const v = yield* start(memory(), [yield* sinkFor(hc)], { flushInterval: 0 })
       yield* vacuumAll(v, [
-        record({ ordinate: 1, timestamp: 1727000000000, lines: [event({ sampleRate: 20, Timestamp: 1727000000123 }), event({ sampleRate: "x" })] })
+        record({
+          ordinate: 1,
+          timestamp: 1727000000000,
+          lines: [
+            event({ sampleRate: 20, Timestamp: 1727000000123 }),
+            event({ sampleRate: "x" }),
+            event({ sampleRate: "4", n: 1 }),
+            event({ sampleRate: 1 }),
+            event({ sampleRate: 0.5 }),
+            event({ n: 2 }),
+            // Not strict JSON: the lenient path reads it the same.
+            event({ sampleRate: 16 }).slice(0, -1) + ",\"z\":nan}"
+          ]
+        })
       ])
-      yield* until(() => hc.accepted.length >= 2, "2 accepted")
+      yield* until(() => hc.accepted.length >= 7, "7 accepted")
       assert.deepStrictEqual(hc.accepted.map((a) => [a.samplerate, a.time]), [
         [20, "2024-09-22T10:13:20.123Z"],
-        [1, "2024-09-22T10:13:20.000Z"]
+        [1, "2024-09-22T10:13:20.000Z"],
+        [4, "2024-09-22T10:13:20.000Z"],
+        [1, "2024-09-22T10:13:20.000Z"],
+        [1, "2024-09-22T10:13:20.000Z"],
+        [1, "2024-09-22T10:13:20.000Z"],
+        [16, "2024-09-22T10:13:20.000Z"]
+      ])
+      // samplerate only where it is over 1; the event's own field stays in its data.
+      assert.deepStrictEqual(hc.accepted.map((a) => a.keys.includes("samplerate")), [true, false, true, false, false, false, true])
+      assert.deepStrictEqual(hc.accepted.map((a) => a.data.sampleRate), [20, "x", "4", 1, 0.5, undefined, 16])
+    }))
+
+  it.scoped("writes an event's sampleRate over 1 beside time and data in the request body, and nothing for 1", () =>
+    Effect.gen(function*() {
+      const hc = yield* receiver
+      const sink = yield* sinkFor(hc, { compression: "none" })
+      const statuses = yield* sink.send([sampled, rateOne, plain])
+      assert.deepStrictEqual(statuses.map((s) => s._tag), ["Accepted", "Accepted", "Accepted"])
+      assert.deepStrictEqual(hc.accepted.map((a) => [a.keys, a.samplerate, a.data.eventId]), [
+        [["data", "time", "samplerate"], 8, "e3"],
+        [["data", "time"], 1, "e1"],
+        [["data", "time"], 1, "e1"]
       ])
     }))
 

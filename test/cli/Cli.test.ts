@@ -428,6 +428,25 @@ describe("event-vacuum extract", () => {
     assert.isFalse(fs.existsSync(state))
   })
 
+  it("shows an event's own sampleRate as samplerate, as the file sink writes it after the state", () => {
+    const dir = tempDir()
+    const out = path.join(dir, "events.ndjson")
+    const output = ["{\"_e\":1,\"sampleRate\":4,\"Action\":\"Kept\"}", "{\"_e\":1,\"sampleRate\":1}", "{\"_e\":1,\"sampleRate\":\"x\"}"]
+    const input = JSON.stringify({ processId: "P", ordinate: "7", timestamp: 1727000000000, output: { Output: output.join("\n") } }) + "\n"
+    const extracted = cli(["extract", "-"], { input })
+    assert.strictEqual(extracted.code, 0, extracted.stderr)
+    const printed = lines(extracted.stdout)
+    assert.deepStrictEqual(printed.map((l) => Object.keys(JSON.parse(l) as object)), [["time", "samplerate", "data"], ["time", "data"], ["time", "data"]])
+    assert.isTrue(printed[0]!.startsWith("{\"time\":\"2024-09-22T10:13:20.000Z\",\"samplerate\":4,\"data\":{"), printed[0])
+    assert.strictEqual((JSON.parse(printed[0]!) as { data: { sampleRate: unknown } }).data.sampleRate, 4)
+    const run = cli(["run", "-"], {
+      input,
+      env: { EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: out, EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db") }
+    })
+    assert.strictEqual(run.code, 0, run.stderr)
+    assert.deepStrictEqual(lines(fs.readFileSync(out, "utf8")), printed)
+  })
+
   it("reads stdin, reports bad lines by number, and ends lines at \\n or \\r\\n", () => {
     const records = fs.readFileSync(example, "utf8").split("\n").filter((l) => l.length > 0)
     const input = ["not json", records[0], "", "{\"processId\":\"P\"}", ...records.slice(1)].join("\r\n") + "\r\n"

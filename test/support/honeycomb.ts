@@ -13,7 +13,10 @@ export interface Accepted {
   readonly dataset: string
   readonly data: Record<string, unknown>
   readonly time: string
+  /** As Honeycomb counts it: 1 when the element had none. */
   readonly samplerate: number
+  /** The element's keys, as sent. */
+  readonly keys: ReadonlyArray<string>
 }
 
 /** What to do with one request instead of (or on top of) the normal answer. */
@@ -133,7 +136,8 @@ export class FakeHoneycomb {
             dataset,
             data,
             time: String(e.time),
-            samplerate: typeof e.samplerate === "number" ? e.samplerate : 1
+            samplerate: typeof e.samplerate === "number" ? e.samplerate : 1,
+            keys: Object.keys(e)
           })
           return { status: 202 }
         })

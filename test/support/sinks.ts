@@ -1,7 +1,7 @@
 /**
  * Fixtures for the sinks' own tests: two outbound events as the vacuum makes
- * them (a plain one; a cron evaluation's that failed), and checks of the
- * `{time, data}` line the console and file sinks write.
+ * them (a plain one; a cron evaluation's that failed; one that stands for 8),
+ * and checks of the `{time, data}` line the console and file sinks write.
  */
 import { assert } from "@effect/vitest"
 import type { OutboundEvent } from "../../src/Enrich.js"
@@ -36,13 +36,35 @@ export const cronFailed = outbound("e2", Date.UTC(2024, 8, 22, 10, 0, 1, 0), {
   ok: true
 })
 
-/** A `{time, data}` line, parsed. */
-export const parseLine = (line: string) => JSON.parse(line) as { time: string; data: Record<string, unknown> }
+/** An event kept as 1 in 8 of its kind. */
+export const sampled: OutboundEvent = {
+  ...outbound("e3", Date.UTC(2024, 8, 22, 10, 0, 2, 0), {
+    processId: "PROC_C",
+    nonce: 3,
+    timestamp: 1727000002000,
+    failed: false,
+    eventId: "e3",
+    Action: "Sampled"
+  }),
+  sampleRate: 8
+}
 
-/** The line is `{time, data}` for the event, nothing else. */
+/** An event whose sample rate is said to be 1: the same as none. */
+export const rateOne: OutboundEvent = { ...plain, sampleRate: 1 }
+
+/** A `{time, data}` line, parsed. */
+export const parseLine = (line: string) =>
+  JSON.parse(line) as { time: string; samplerate?: number; data: Record<string, unknown> }
+
+/** The line is `{time, data}` for the event, nothing else; `{time, samplerate, data}` when its sample rate is over 1. */
 export const assertJsonLine = (line: string, e: OutboundEvent) => {
   const parsed = parseLine(line)
-  assert.deepStrictEqual(Object.keys(parsed), ["time", "data"])
+  if ((e.sampleRate ?? 1) > 1) {
+    assert.deepStrictEqual(Object.keys(parsed), ["time", "samplerate", "data"])
+    assert.strictEqual(parsed.samplerate, e.sampleRate)
+  } else {
+    assert.deepStrictEqual(Object.keys(parsed), ["time", "data"])
+  }
   assert.strictEqual(parsed.time, new Date(e.time).toISOString())
   assert.strictEqual(Date.parse(parsed.time), e.time)
   assert.deepStrictEqual(parsed.data, JSON.parse(e.data))

@@ -3,7 +3,7 @@
  * never builds a value. It checks strict JSON syntax and the shape limits, and
  * records where each top-level member starts and ends so the event can be
  * re-sliced (without `_e` and its time field) instead of parsed and
- * re-serialized.
+ * re-serialized, and its `sampleRate` read from its token.
  *
  * It answers only "fast path OK" or "not for me": anything unusual (control
  * characters or surrogates, escaped top-level keys, numbers that may not be
@@ -19,8 +19,9 @@ export const KEY_OTHER = 0
 export const KEY_E = 1
 export const KEY_TIMESTAMP = 2
 export const KEY_TIMESTAMP_CAP = 3
+export const KEY_SAMPLE_RATE = 4
 /** Kinds from here on are reserved keys: `KEY_RESERVED + index` into {@link ReservedKeys.names}. */
-export const KEY_RESERVED = 4
+export const KEY_RESERVED = 5
 
 /**
  * Top-level keys that must not reach the output under their own name, each
@@ -186,6 +187,8 @@ const keyKind = (s: string, p: number, end: number, reserved: ReservedKeys): num
   } else if (length === 9) {
     if (s.startsWith("timestamp", p + 1)) return KEY_TIMESTAMP
     if (s.startsWith("Timestamp", p + 1)) return KEY_TIMESTAMP_CAP
+  } else if (length === 10) {
+    if (s.startsWith("sampleRate", p + 1)) return KEY_SAMPLE_RATE
   }
   const candidates = reserved.byLength[length]
   if (candidates !== undefined) {
