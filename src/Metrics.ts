@@ -68,6 +68,16 @@ export const deduplicatedEvents = Metric.counter("component_deduplicated_events_
 })
 
 /**
+ * Events dropped by sampling for a `sink`: their process over its budget.
+ *
+ * @since 0.3.0
+ */
+export const sampledEvents = Metric.counter("component_sampled_events_total", {
+  description: "Events dropped by sampling, their process over the sink's budget.",
+  incremental: true
+})
+
+/**
  * Events a sink acknowledged.
  *
  * @since 0.1.0

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { OutboundEvent } from "../src/Enrich.js"
-import { processList, rateFor, Sampler, selectionSettings } from "../src/Selection.js"
+import { keeps, processList, rateFor, Sampler, selectionSettings } from "../src/Selection.js"
 import * as Setting from "../src/Setting.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
 import { captureLogs, event, exampleRecords, memory, record, RecordingSink, start, tempDb } from "./support/harness.js"
@@ -176,7 +176,8 @@ describe("Selection: how much", () => {
       for (const p of [P0, P1]) {
         const ratio = estimated.get(p)! / found.get(p)!
         assert.isTrue(ratio > 0.9 && ratio < 1.1, `${p}: kept x samplerate ${estimated.get(p)} for ${found.get(p)} found`)
-        assert.isTrue(first.sink.events.filter((e) => processOf(e) === p).every((e) => (e.sampleRate ?? 1) >= 2))
+        // Sampled from the moment the minute's count passed the budget: the first two of each minute stand for themselves.
+        assert.isTrue(first.sink.events.filter((e) => processOf(e) === p).some((e) => (e.sampleRate ?? 1) >= 4))
       }
       // Under budget: every event, none with a sample rate.
       const quietKept = first.sink.events.filter((e) => processOf(e) === P2)
@@ -184,6 +185,22 @@ describe("Selection: how much", () => {
       assert.isTrue(quietKept.every((e) => e.sampleRate === undefined))
       assert.deepStrictEqual(stats.overBudget.map((o) => o.processId).sort(), [P0, P1])
     }), { timeout: 120_000 })
+
+  it.scopedLive("an event's own sampleRate is respected and multiplied: kept at 1 in N, it stands for sampleRate x N", () =>
+    Effect.gen(function*() {
+      const records = Array.from({ length: 10 }, (_, i) =>
+        record({ processId: P0, ordinate: i + 1, timestamp: 60_000 + i, lines: [event({ Action: "Tick", sampleRate: 4, i })] }))
+      const all = new RecordingSink("test")
+      yield* vacuumAll(records, yield* start(memory(), [all], { flushInterval: "10 millis" }))
+      assert.deepStrictEqual(all.events.map((e) => e.sampleRate), new Array(10).fill(4))
+      const sampled = new RecordingSink("test")
+      yield* vacuumAll(records, yield* start(memory(), [sampled], { flushInterval: "10 millis", budgetEvents: 1 }))
+      // The i-th event of the minute is sampled at the smallest power of two N with i / N <= 1.
+      const expected = all.events.flatMap((e, i) => (keeps(e.id, rateFor(i + 1, 1)) ? [[e.id, 4 * rateFor(i + 1, 1)]] : []))
+      assert.deepStrictEqual(sampled.events.map((e) => [e.id, e.sampleRate]), expected)
+      assert.isAbove(expected.length, 0)
+      assert.isBelow(expected.length, 10)
+    }), { timeout: 60_000 })
 
   it("the sampler: N is the smallest power of two that fits the budget, from this minute so far and the one before", () => {
     assert.strictEqual(rateFor(10, 10), 1)

@@ -8,10 +8,11 @@
  * @internal
  */
 import type { Duration, Scope } from "effect"
-import { Effect, Either, Schedule } from "effect"
+import { Effect, Either, MetricLabel, Schedule } from "effect"
 import * as fs from "node:fs"
 import type { Handoff, ProcessTally } from "../DedupeStore.js"
 import type { OutboundEvent } from "../Enrich.js"
+import * as Metrics from "../Metrics.js"
 import type { Budget, LoadedList, ProcessList } from "../Selection.js"
 import { allows, isLimited, keeps, parseIds, Sampler, stricter } from "../Selection.js"
 import * as Setting from "../Setting.js"
@@ -123,6 +124,7 @@ export interface Selector {
 
 interface SinkRules {
   readonly name: string
+  readonly tag: MetricLabel.MetricLabel
   readonly allow: ListHandle
   readonly deny: ListHandle
   readonly sampler: Sampler | undefined
@@ -143,7 +145,13 @@ const sampleOf = (events: ReadonlyArray<OutboundEvent>, rate: number): Array<Out
 export const selector = (vacuum: Rules, sinks: ReadonlyArray<{ readonly name: string; readonly rules: Rules }>): Selector => {
   const rules: ReadonlyArray<SinkRules> = sinks.map(({ name, rules: own }) => {
     const budget = stricter(vacuum.budget, own.budget)
-    return { name, allow: own.allow, deny: own.deny, sampler: isLimited(budget) ? new Sampler(budget) : undefined }
+    return {
+      name,
+      tag: MetricLabel.make("sink", name),
+      allow: own.allow,
+      deny: own.deny,
+      sampler: isLimited(budget) ? new Sampler(budget) : undefined
+    }
   })
   const counts = new Map(rules.map((r) => [r.name, { notAllowed: 0, sampled: 0 }]))
 
@@ -185,8 +193,10 @@ export const selector = (vacuum: Rules, sinks: ReadonlyArray<{ readonly name: st
         t.sampleRate = rate
         if (rate === 1) continue
         const kept = sampleOf(q.events, rate)
-        t.sampled += q.events.length - kept.length
-        c.sampled += q.events.length - kept.length
+        const dropped = q.events.length - kept.length
+        t.sampled += dropped
+        c.sampled += dropped
+        if (dropped > 0) Metrics.sampledEvents.unsafeUpdate(dropped, [r.tag])
         ;(bySink ??= new Map()).set(r.name, kept)
       }
       handoffs.push(bySink === undefined ? q : { processId: q.processId, position: q.position, events: q.events, bySink })
