@@ -45,6 +45,9 @@ const sinkLayer = (kind: TransportKind) => {
       return FileSink.layerConfig()
     case "honeycomb":
       return HoneycombSink.layerConfig()
+    case "kinesis":
+      // The AWS SDK loads only where a kinesis sink is asked for.
+      return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Transport/Kinesis.js")), (k) => k.layerConfig()))
   }
 }
 

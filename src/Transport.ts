@@ -24,8 +24,12 @@ export type EventStatus = Data.TaggedEnum<{
   Accepted: {}
   /** The sink will never take it (say, a per-event 400): it is dead-lettered with the reason. */
   Refused: { readonly reason: string }
-  /** Not this time (say, a per-event 503): it is sent again later. */
-  Retry: { readonly reason: string }
+  /**
+   * Not this time (say, a per-event 503): it is sent again later. `transient`
+   * says it is not the event's fault (the sink is throttling it): such a retry
+   * does not count toward the event's attempt limit.
+   */
+  Retry: { readonly reason: string; readonly transient?: boolean }
 }>
 
 /**

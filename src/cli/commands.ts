@@ -12,6 +12,7 @@ import * as Env from "../internal/settings/env.js"
 import * as FileSink from "../internal/settings/file.js"
 import * as Follow from "../internal/settings/follow.js"
 import * as Honeycomb from "../internal/settings/honeycomb.js"
+import * as Kinesis from "../internal/settings/kinesis.js"
 import * as Sqlite from "../internal/settings/state.js"
 import * as Vacuum from "../internal/settings/vacuum.js"
 import * as Setting from "../Setting.js"
@@ -43,7 +44,8 @@ const vacuumGroups: ReadonlyArray<Group> = [
   { title: "State", settings: values(Sqlite.settings) },
   { title: "Intake and delivery", settings: values(Vacuum.settings) },
   { title: "Console and file sinks", settings: [...values(ConsoleSink.settings), ...values(FileSink.settings)] },
-  { title: "Honeycomb sink", settings: values(Honeycomb.settings) }
+  { title: "Honeycomb sink", settings: values(Honeycomb.settings) },
+  { title: "Kinesis sink", settings: values(Kinesis.settings) }
 ]
 
 /**

@@ -1,7 +1,8 @@
 /**
  * What a sink's answer to a batch means for each of its events: acknowledged,
  * refused for good, or to be sent again (until the attempt limit, after which
- * it is refused too). Pure: the batch's sender acts on it.
+ * it is refused too, unless the retry is transient: a throttled event is
+ * never given up). Pure: the batch's sender acts on it.
  *
  * @internal
  */
@@ -39,6 +40,10 @@ export const classify = (
       answer.acknowledged.push(entry.seq)
     } else if (status._tag === "Refused") {
       answer.refused.push({ seq: entry.seq, reason: status.reason })
+    } else if (status.transient === true) {
+      // Throttled: sent again under the schedule for as long as it takes, never given up.
+      answer.again.push(entry)
+      retryReason = status.reason
     } else {
       const n = (attempts.get(entry.seq) ?? entry.attempts) + 1
       attempts.set(entry.seq, n)

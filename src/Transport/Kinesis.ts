@@ -1,0 +1,257 @@
+/**
+ * The Kinesis sink: events as records of a Kinesis data stream, through
+ * `PutRecords`. Each record's `Data` is one JSON object, the event as the
+ * file sink writes it (`{"time", "samplerate"?, "data"}`); its partition key
+ * is the event's `processId` unless told another field, so a process's
+ * events keep their order within a shard.
+ *
+ * A batch is one request: at most 500 records and 5 MiB of records and
+ * partition keys (the vacuum's batches are sized to fit). The answer is read
+ * per record: a record Kinesis throttled (`ProvisionedThroughputExceededException`)
+ * or failed (`InternalFailure`) is sent again under the retry schedule, for as
+ * long as it takes, and the others are acknowledged, so none is lost and none
+ * is sent twice. A whole request throttled, a 5xx, a timeout or a dropped
+ * connection is retried under the schedule; expired credentials are fetched
+ * anew, then retried; a stream that does not exist, access refused (KMS
+ * included) or credentials that are not valid stop the sink with one line
+ * naming the cause, its events kept. An event too large for a record is
+ * dead-lettered unsent.
+ *
+ * The AWS SDK v3 with its own retries off (the vacuum's schedule retries) and
+ * an HTTP/1.1 keep-alive connection pool. Credentials come from the standard
+ * chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`,
+ * profiles, container and instance roles) unless given; the sink never
+ * reads, prints or stores them.
+ *
+ * @since 0.3.0
+ */
+import type { KinesisClientConfig, PutRecordsRequestEntry, PutRecordsResultEntry } from "@aws-sdk/client-kinesis"
+import { KinesisClient, PutRecordsCommand } from "@aws-sdk/client-kinesis"
+import { NodeHttpHandler } from "@smithy/node-http-handler"
+import type { ConfigError } from "effect"
+import { Config, Duration, Effect, Either, Layer } from "effect"
+import * as http from "node:http"
+import * as https from "node:https"
+import type { OutboundEvent } from "../Enrich.js"
+import { check, limits, resolveRegion, settings } from "../internal/settings/kinesis.js"
+import { sinkSelection } from "../internal/settings/selection.js"
+import * as Setting from "../Setting.js"
+import type { EventStatus, Sink } from "../Transport.js"
+import { accepted, EventStatus as Status, Transport, TransportConfigError, TransportError } from "../Transport.js"
+import { make as makeTransport } from "../Transport.js"
+import { jsonLine } from "./Console.js"
+
+/**
+ * Its settings, declared once (see `Setting`): the table the CLI, `--help`
+ * and README read; and Kinesis's own limits.
+ *
+ * @since 0.3.0
+ */
+export { limits, settings }
+
+/**
+ * The settings (see {@link settings}), plus the sink's name (default
+ * `kinesis`) and, for code that has its own, the credentials.
+ *
+ * @since 0.3.0
+ */
+export type Options = Setting.Options<typeof settings> & {
+  readonly name?: string | undefined
+  /** Credentials, or a provider of them; the standard AWS chain unless given. */
+  readonly credentials?: KinesisClientConfig["credentials"] | undefined
+}
+
+/**
+ * What a record's envelope costs at most beyond the event's data: the time,
+ * the sample rate and the braces around them, and a partition key (at most
+ * 256 characters, 4 bytes each in UTF-8). The vacuum's batches of event
+ * data leave this room per record, so a batch always fits one request.
+ */
+const RECORD_OVERHEAD = 64 + 256 * 4
+
+/** Request-level answers that no retry will change: the sink stops, naming the cause. */
+const STOPS: Record<string, string> = {
+  ResourceNotFoundException: "no such stream (check KINESIS_STREAM_NAME and KINESIS_REGION)",
+  AccessDeniedException: "access denied: the credentials may not put records to this stream",
+  KMSAccessDeniedException: "access denied to the stream's KMS key",
+  KMSDisabledException: "the stream's KMS key is disabled",
+  KMSInvalidStateException: "the stream's KMS key is not in a state to be used",
+  KMSNotFoundException: "the stream's KMS key was not found",
+  KMSOptInRequired: "the account is not subscribed to KMS",
+  UnrecognizedClientException: "the credentials are not valid (the access key is not known)",
+  InvalidClientTokenId: "the credentials are not valid (the access key is not known)",
+  IncompleteSignature: "the request signature is incomplete (check the credentials)",
+  MissingAuthenticationToken: "no credentials were sent",
+  InvalidSignatureException: "the request signature does not match (check AWS_SECRET_ACCESS_KEY)",
+  SignatureDoesNotMatch: "the request signature does not match (check AWS_SECRET_ACCESS_KEY)",
+  CredentialsProviderError: "no credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a role)"
+}
+
+/** Answers that say the credentials expired: fetched anew, then the batch is sent again. */
+const EXPIRED = new Set(["ExpiredTokenException", "ExpiredToken", "RequestExpired", "TokenRefreshRequired"])
+
+/** Per-record error codes of a throttled or failed record: sent again, never given up. */
+const RECORD_RETRY = new Set(["ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"])
+
+interface AwsError {
+  readonly name?: string
+  readonly message?: string
+  readonly code?: string
+  readonly $metadata?: { readonly httpStatusCode?: number }
+}
+
+const errorOf = (cause: unknown): AwsError => (typeof cause === "object" && cause !== null ? cause as AwsError : { message: String(cause) })
+
+/**
+ * The Kinesis sink. Fails at once on a bad setting.
+ *
+ * @since 0.3.0
+ */
+export const make = (input: Options) =>
+  Effect.gen(function*() {
+    const name = input.name ?? "kinesis"
+    const options = yield* Setting.decode(settings, input, `sink ${name}`).pipe(
+      Effect.mapError((e) => new TransportConfigError({ description: e.message }))
+    )
+    const fits = check(options)
+    if (Either.isLeft(fits)) return yield* new TransportConfigError({ description: `sink ${name}: ${fits.left}` })
+    const region = resolveRegion(options.region)
+    const timeoutMs = Duration.toMillis(options.timeout)
+
+    // One pool of keep-alive HTTP/1.1 connections for the sink's life; a client made anew
+    // (fresh credentials) keeps using it.
+    const agents = yield* Effect.acquireRelease(
+      Effect.sync(() => ({
+        http: new http.Agent({ keepAlive: true, maxSockets: options.concurrency * 2 }),
+        https: new https.Agent({ keepAlive: true, maxSockets: options.concurrency * 2 })
+      })),
+      (a) => Effect.sync(() => (a.http.destroy(), a.https.destroy()))
+    )
+    const newClient = () =>
+      new KinesisClient({
+        region,
+        ...(options.endpoint === "aws" ? {} : { endpoint: options.endpoint }),
+        ...(input.credentials === undefined ? {} : { credentials: input.credentials }),
+        // The vacuum's schedule retries, per record: the SDK's own retries would re-send whole requests.
+        maxAttempts: 1,
+        requestHandler: new NodeHttpHandler({
+          httpAgent: agents.http,
+          httpsAgent: agents.https,
+          connectionTimeout: timeoutMs,
+          requestTimeout: timeoutMs
+        })
+      })
+    let client = newClient()
+    yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+
+    const failure = (reason: TransportError["reason"], description: string) => new TransportError({ sink: name, reason, description })
+
+    /** The request's failure as the vacuum reads it: retried, split, or the sink stopped. */
+    const failed = (cause: unknown): TransportError => {
+      const e = errorOf(cause)
+      const type = e.name ?? e.code ?? "Error"
+      const status = e.$metadata?.httpStatusCode
+      const said = `${type}${status === undefined ? "" : ` (${status})`}: ${e.message ?? ""}`.trim()
+      if (EXPIRED.has(type) || /signature expired|security token .*expired/i.test(e.message ?? "")) {
+        client.destroy()
+        client = newClient()
+        return failure("Unavailable", `the credentials expired; fetched anew: ${said}`)
+      }
+      const stop = STOPS[type]
+      if (stop !== undefined) return failure("Rejected", `${stop}; Kinesis said ${said}`)
+      if (type === "InvalidArgumentException" || type === "ValidationException" || status === 413) {
+        return failure("TooLarge", said)
+      }
+      // Throttled requests, KMS throttling, 5xx, timeouts and dropped connections.
+      return failure("Unavailable", said)
+    }
+
+    /** The record's partition key: the field's value (its first 256 characters), else the process id. */
+    const keyOf = (event: OutboundEvent): string => {
+      if (options.partitionKey === "processId") {
+        const m = /^\{"processId":"((?:[^"\\]|\\.)*)"/.exec(event.data)
+        if (m !== null) return keyText(JSON.parse(`"${m[1]}"`) as string)
+      }
+      const fields = JSON.parse(event.data) as Record<string, unknown>
+      const value = fields[options.partitionKey] ?? fields.processId
+      return keyText(typeof value === "string" ? value : JSON.stringify(value ?? "none"))
+    }
+
+    const encoder = new TextEncoder()
+
+    const send = (batch: ReadonlyArray<OutboundEvent>) =>
+      Effect.gen(function*() {
+        const statuses = new Array<EventStatus | undefined>(batch.length)
+        const records: Array<PutRecordsRequestEntry> = []
+        const at: Array<number> = []
+        let bytes = 0
+        for (let i = 0; i < batch.length; i++) {
+          const event = batch[i]!
+          const data = encoder.encode(jsonLine(event))
+          const key = keyOf(event)
+          const size = data.length + Buffer.byteLength(key, "utf8")
+          if (size > options.maxRecordBytes) {
+            statuses[i] = Status.Refused({
+              reason: `${size} bytes with its partition key: over the ${options.maxRecordBytes}-byte record limit (KINESIS_MAX_RECORD_BYTES)`
+            })
+            continue
+          }
+          records.push({ Data: data, PartitionKey: key })
+          at.push(i)
+          bytes += size
+        }
+        if (records.length === 0) return statuses as ReadonlyArray<EventStatus>
+        if (records.length > limits.maxRecords || bytes > options.maxBatchBytes) {
+          return yield* failure("TooLarge", `${records.length} records of ${bytes} bytes: over a request's limits`)
+        }
+        const reply = yield* Effect.tryPromise({
+          try: (signal) => client.send(new PutRecordsCommand({ StreamName: options.streamName, Records: records }), { abortSignal: signal }),
+          catch: failed
+        })
+        const results: ReadonlyArray<PutRecordsResultEntry> = reply.Records ?? []
+        at.forEach((i, k) => {
+          statuses[i] = statusOf(results[k], results.length, records.length)
+        })
+        return statuses as ReadonlyArray<EventStatus>
+      })
+
+    return {
+      name,
+      send,
+      maxBatchEvents: options.maxBatchEvents,
+      maxBatchBytes: Math.max(1, options.maxBatchBytes - options.maxBatchEvents * RECORD_OVERHEAD),
+      flushInterval: options.flushInterval,
+      sendTimeout: options.timeout,
+      concurrency: options.concurrency,
+      selection: sinkSelection(options, "KINESIS_")
+    } satisfies Sink
+  })
+
+/** A partition key: 1 to 256 characters. */
+const keyText = (text: string): string => (text.length === 0 ? "none" : text.length > 256 ? text.slice(0, 256) : text)
+
+/** One record's answer: acknowledged, sent again (throttled or failed), never refused for it. */
+const statusOf = (result: PutRecordsResultEntry | undefined, answered: number, sent: number): EventStatus => {
+  if (result === undefined) return Status.Retry({ reason: `Kinesis answered ${answered} records for ${sent}` })
+  if (result.ErrorCode === undefined || result.ErrorCode === null) return accepted
+  const reason = `${result.ErrorCode}${result.ErrorMessage ? `: ${result.ErrorMessage}` : ""}`
+  return Status.Retry({ reason, transient: RECORD_RETRY.has(result.ErrorCode) })
+}
+
+/**
+ * The Kinesis sink, its client closed with the layer.
+ *
+ * @since 0.3.0
+ */
+export const layer = (options: Options): Layer.Layer<Transport, TransportConfigError> =>
+  Layer.scoped(Transport, Effect.flatMap(make(options), (sink) => makeTransport([sink])))
+
+/**
+ * The Kinesis sink configured from env (the keys in {@link settings}), or from a `Config` of the caller's own keys.
+ *
+ * @since 0.3.0
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = Setting.config(settings)
+): Layer.Layer<Transport, TransportConfigError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -1,0 +1,105 @@
+/**
+ * The Kinesis sink's settings: a table that loads without the sink (or the
+ * AWS SDK).
+ *
+ * @internal
+ */
+import * as Either from "effect/Either"
+import * as Setting from "../../Setting.js"
+import { selectionSettings } from "./selection.js"
+
+/**
+ * Kinesis's limits per `PutRecords` request: records, and bytes of data and
+ * partition keys together.
+ *
+ * @since 0.3.0
+ */
+export const limits = { maxRecords: 500, maxRequestBytes: 5 * 1024 * 1024, maxRecordBytes: 1024 * 1024 } as const
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/
+
+/**
+ * The region the sink uses: its own setting, else `AWS_REGION`, else `us-east-1`.
+ *
+ * @since 0.3.0
+ */
+export const resolveRegion = (region: string, env: Record<string, string | undefined> = process.env): string =>
+  region !== "auto" ? region : env.AWS_REGION !== undefined && env.AWS_REGION !== "" ? env.AWS_REGION : "us-east-1"
+
+/**
+ * The Kinesis sink's settings, declared once.
+ *
+ * @since 0.3.0
+ */
+export const settings = {
+  streamName: Setting.make(
+    Setting.text((s) => (/^[a-zA-Z0-9_.-]{1,128}$/.test(s) ? undefined : "a stream name is 1 to 128 of a-z A-Z 0-9 _ . -")),
+    { env: "KINESIS_STREAM_NAME", value: "<name>", doc: "the stream (required for the kinesis sink)" }
+  ),
+  region: Setting.make(
+    Setting.text((s) => (s === "auto" || REGION.test(s) ? undefined : "expected a region such as eu-west-1, or auto")),
+    { env: "KINESIS_REGION", value: "<region>", default: "auto", doc: "the stream's region; auto: AWS_REGION, else us-east-1" }
+  ),
+  endpoint: Setting.make(
+    Setting.text((s) => {
+      if (s === "aws") return undefined
+      try {
+        const u = new URL(s)
+        return u.protocol === "http:" || u.protocol === "https:" ? undefined : "expected an http(s) URL, or aws"
+      } catch {
+        return "expected an http(s) URL, or aws"
+      }
+    }),
+    { env: "KINESIS_ENDPOINT", value: "<url>", default: "aws", doc: "aws (the region's endpoint), or a local or compatible Kinesis's URL" }
+  ),
+  partitionKey: Setting.make(
+    Setting.text((s) => (/^[A-Za-z_][A-Za-z0-9_.]{0,127}$/.test(s) ? undefined : "expected a field name")),
+    {
+      env: "KINESIS_PARTITION_KEY",
+      value: "<field>",
+      default: "processId",
+      doc: "the event field whose value is a record's partition key (a process's events keep their order in a shard)"
+    }
+  ),
+  maxBatchEvents: Setting.make(Setting.int({ min: 1, max: limits.maxRecords }), {
+    env: "KINESIS_BATCH_MAX_EVENTS",
+    default: limits.maxRecords,
+    doc: "records a PutRecords request (Kinesis takes at most 500)"
+  }),
+  maxBatchBytes: Setting.make(Setting.int({ min: 1, max: limits.maxRequestBytes }), {
+    env: "KINESIS_BATCH_MAX_BYTES",
+    default: limits.maxRequestBytes,
+    doc: "bytes of records and partition keys a request (Kinesis takes at most 5 MiB)"
+  }),
+  maxRecordBytes: Setting.make(Setting.int({ min: 1 }), {
+    env: "KINESIS_MAX_RECORD_BYTES",
+    default: limits.maxRecordBytes,
+    doc: "bytes of one record and its partition key; a larger event is dead-lettered unsent (raise it where AWS allows more)"
+  }),
+  flushInterval: Setting.make(Setting.duration(), {
+    env: "KINESIS_FLUSH_INTERVAL",
+    default: "1 second",
+    doc: "how long a partial Kinesis batch waits"
+  }),
+  concurrency: Setting.make(Setting.int({ min: 1, max: 64 }), {
+    env: "KINESIS_CONCURRENCY",
+    default: 2,
+    doc: "requests in flight at once"
+  }),
+  timeout: Setting.make(Setting.duration({ min: "100 millis" }), {
+    env: "KINESIS_TIMEOUT",
+    default: "10 seconds",
+    doc: "how long one request may take"
+  }),
+  ...selectionSettings("KINESIS_", "kinesis")
+}
+
+/**
+ * Whether the settings can work together, or why not.
+ *
+ * @since 0.3.0
+ */
+export const check = (values: { readonly maxBatchBytes: number; readonly maxRecordBytes: number }): Either.Either<void, string> =>
+  values.maxRecordBytes > values.maxBatchBytes
+    ? Either.left(`KINESIS_MAX_RECORD_BYTES (${values.maxRecordBytes}) is more than KINESIS_BATCH_MAX_BYTES (${values.maxBatchBytes}): such a record could never be sent`)
+    : Either.right(undefined)
