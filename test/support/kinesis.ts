@@ -81,8 +81,14 @@ export interface SpawnedKinesis extends LocalKinesis {
 /** Streams are ACTIVE at once; shards are not the limit. */
 const kinesaliteOptions = { createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 10_000 } as const
 
-/** An SDK client as a sink would hold it: one attempt (no SDK retries), HTTP/1.1 with keep-alive, dummy static keys. */
-export const kinesisClient = (endpoint: string, options: { readonly maxSockets?: number } = {}): KinesisClient =>
+/**
+ * An SDK client as a sink would hold it: one attempt (no SDK retries), HTTP/1.1 with keep-alive, dummy static keys;
+ * `requestTimeout` ends a call that takes longer (TimeoutError, code ETIMEDOUT).
+ */
+export const kinesisClient = (
+  endpoint: string,
+  options: { readonly maxSockets?: number; readonly requestTimeout?: number } = {}
+): KinesisClient =>
   new KinesisClient({
     endpoint,
     region: "us-east-1",
@@ -90,7 +96,9 @@ export const kinesisClient = (endpoint: string, options: { readonly maxSockets?:
     maxAttempts: 1,
     // The client's own default is NodeHttp2Handler: say HTTP/1.1 explicitly.
     requestHandler: new NodeHttpHandler({
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 })
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
+      // Without throwOnRequestTimeout, @smithy/node-http-handler 4.14 only logs a warning when requestTimeout passes.
+      ...(options.requestTimeout === undefined ? {} : { requestTimeout: options.requestTimeout, throwOnRequestTimeout: true })
     })
   })
 
