@@ -138,7 +138,9 @@ export const make = (input: Options) =>
           httpAgent: agents.http,
           httpsAgent: agents.https,
           connectionTimeout: timeoutMs,
-          requestTimeout: timeoutMs
+          requestTimeout: timeoutMs,
+          // Without it a request past its timeout is only warned about.
+          throwOnRequestTimeout: true
         })
       })
     let client = newClient()

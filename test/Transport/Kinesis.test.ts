@@ -1,0 +1,175 @@
+/**
+ * The Kinesis sink against a real local Kinesis (kinesalite, in memory, on
+ * 127.0.0.1), through the whole vacuum, with the fault proxy in front of it
+ * where Kinesis would fail: each event stored exactly once, read back from
+ * every shard.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Either, Layer } from "effect"
+import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
+import type { Sink } from "../../src/Transport.js"
+import { Transport } from "../../src/Transport.js"
+import * as Kinesis from "../../src/Transport/Kinesis.js"
+import { resolveRegion } from "../../src/internal/settings/kinesis.js"
+import * as Vacuum from "../../src/Vacuum.js"
+import type { Fault, LocalKinesis } from "../support/kinesis.js"
+import { startKinesalite, startKinesisProxy } from "../support/kinesis.js"
+import { captureLogs, exampleRecords, tempDb } from "../support/harness.js"
+
+const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "test-secret" }
+
+/** A local Kinesis with a stream of `shards` shards, closed with the test. */
+const kinesis = (stream: string, shards: number) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const k = await startKinesalite()
+      await k.createStream(stream, shards)
+      return k
+    }),
+    (k) => Effect.promise(() => k.close())
+  )
+
+/** The fault proxy in front of it, closed with the test. */
+const proxied = (k: LocalKinesis) => Effect.acquireRelease(Effect.promise(() => startKinesisProxy(k)), (p) => Effect.promise(() => p.close()))
+
+/** The vacuum on a state file, delivering to the Kinesis sink at `endpoint`; answers it and the sink. */
+const vacuumInto = (endpoint: string, options: Partial<Kinesis.Options> = {}, vacuum: Vacuum.Options = {}) =>
+  Effect.gen(function*() {
+    const sink = yield* Kinesis.make({ streamName: "events", endpoint, credentials, timeout: "2 seconds", flushInterval: "10 millis", ...options })
+    const layer = Vacuum.layer({ retryBaseDelay: "10 millis", retryMaxDelay: "50 millis", ...vacuum }).pipe(
+      Layer.provide(Layer.merge(Sqlite.layer({ filename: tempDb() }), Layer.succeed(Transport, Transport.of({ sinks: [sink as Sink] }))))
+    )
+    return { vacuum: Context.get(yield* Layer.build(layer), Vacuum.Vacuum) }
+  })
+
+const eventsOf = (records: ReadonlyArray<{ data: string; partitionKey: string; shardId: string }>) =>
+  records.map((r) => ({ ...r, event: JSON.parse(r.data) as { time: string; samplerate?: number; data: { processId: string; eventId: string } } }))
+
+const deliverExample = (v: Vacuum.Vacuum["Type"]) =>
+  Effect.gen(function*() {
+    for (const r of exampleRecords()) v.unsafeVacuum(r)
+    return yield* v.drain(60_000)
+  })
+
+describe("Kinesis sink", () => {
+  it.scopedLive("the example's events, read back from every shard: each exactly once, as the file sink writes them, a process's on one shard in order", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 4)
+      const { vacuum } = yield* vacuumInto(k.endpoint)
+      assert.isTrue(yield* deliverExample(vacuum))
+      const stored = eventsOf(yield* Effect.promise(() => k.readAll("events")))
+      assert.strictEqual(stored.length, 121)
+      assert.strictEqual(new Set(stored.map((s) => s.event.data.eventId)).size, 121)
+      // The partition key is the process id: each process's events on one shard, in their order.
+      for (const s of stored) assert.strictEqual(s.partitionKey, s.event.data.processId)
+      const byProcess = new Map<string, Set<string>>()
+      for (const s of stored) byProcess.set(s.partitionKey, (byProcess.get(s.partitionKey) ?? new Set()).add(s.shardId))
+      assert.strictEqual(byProcess.size, 2)
+      for (const shards of byProcess.values()) assert.strictEqual(shards.size, 1)
+      assert.strictEqual((yield* vacuum.snapshot).sinks[0]!.delivered, 121)
+      // Data is the file sink's line: time and data, nothing else here (no sample rate).
+      assert.deepStrictEqual(Object.keys(stored[0]!.event), ["time", "data"])
+    }), { timeout: 60_000 })
+
+  const faults: ReadonlyArray<[string, (n: number) => Fault | undefined]> = [
+    ["per-record throughput exceeded, again and again", (n) => (n <= 6 ? { kind: "records", throttled: (r) => r.index % 3 === 0 } : undefined)],
+    ["per-record InternalFailure", (n) => (n <= 2 ? { kind: "records", failed: [0, 1, 2] } : undefined)],
+    ["whole-request 500", (n) => (n <= 2 ? { kind: "error", error: "InternalFailure" } : undefined)],
+    ["whole-request throttling", (n) => (n <= 2 ? { kind: "error", error: "ProvisionedThroughputExceededException" } : undefined)],
+    ["limit exceeded", (n) => (n === 1 ? { kind: "error", error: "LimitExceededException" } : undefined)],
+    ["KMS throttling", (n) => (n === 1 ? { kind: "error", error: "KMSThrottlingException" } : undefined)],
+    ["a reply slower than the timeout", (n) => (n === 1 ? { kind: "slow", millis: 3_000 } : undefined)],
+    ["a dropped connection", (n) => (n <= 2 ? { kind: "drop" } : undefined)]
+  ]
+  for (const [what, fault] of faults) {
+    it.scopedLive(`under ${what}: every event stored once`, () =>
+      Effect.gen(function*() {
+        const k = yield* kinesis("events", 2)
+        const proxy = yield* proxied(k)
+        proxy.fault = (call) => (call.target === "PutRecords" ? fault(call.n) : undefined)
+        // Small batches: the faults hit several requests, the others go through beside them.
+        const { vacuum } = yield* vacuumInto(proxy.endpoint, { maxBatchEvents: 20 }, { maxEventAttempts: 2 })
+        assert.isTrue(yield* deliverExample(vacuum))
+        const stored = eventsOf(yield* Effect.promise(() => k.readAll("events")))
+        assert.strictEqual(new Set(stored.map((s) => s.event.data.eventId)).size, 121)
+        assert.strictEqual(stored.length, 121)
+        const sink = (yield* vacuum.snapshot).sinks[0]!
+        assert.strictEqual(sink.delivered, 121)
+        assert.strictEqual(sink.deadLettered, 0)
+        assert.isAbove(sink.retries, 0)
+      }), { timeout: 60_000 })
+  }
+
+  const stops: ReadonlyArray<[Fault & { kind: "error" }, string]> = [
+    [{ kind: "error", error: "ResourceNotFoundException" }, "no such stream (check KINESIS_STREAM_NAME and KINESIS_REGION)"],
+    [{ kind: "error", error: "AccessDeniedException" }, "access denied: the credentials may not put records to this stream"],
+    [{ kind: "error", error: "KMSAccessDeniedException" }, "access denied to the stream's KMS key"],
+    [{ kind: "error", error: "UnrecognizedClientException" }, "the credentials are not valid (the access key is not known)"]
+  ]
+  for (const [fault, cause] of stops) {
+    it.scopedLive(`${fault.error}: the sink stops with one line naming the cause, and keeps its events`, () =>
+      Effect.gen(function*() {
+        const k = yield* kinesis("events", 1)
+        const proxy = yield* proxied(k)
+        proxy.fault = (call) => (call.target === "PutRecords" ? fault : undefined)
+        const logs = captureLogs()
+        const { vacuum } = yield* vacuumInto(proxy.endpoint).pipe(Effect.provide(logs.layer))
+        assert.isTrue(yield* deliverExample(vacuum))
+        const sink = (yield* vacuum.snapshot).sinks[0]!
+        assert.include(sink.stopped ?? "", cause)
+        assert.strictEqual(sink.waiting, 121)
+        assert.strictEqual(sink.delivered, 0)
+        assert.strictEqual(proxy.recordsForwarded, 0)
+        const said = logs.logged.filter((l) => l.includes("stopped"))
+        assert.strictEqual(said.length, 1)
+        assert.include(said[0]!, `sink kinesis stopped: ${cause}`)
+      }).pipe(Effect.provide(captureLogs().layer)), { timeout: 60_000 })
+  }
+
+  it.scopedLive("expired credentials: fetched anew, then the batch is sent again", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 1)
+      const proxy = yield* proxied(k)
+      proxy.fault = (call) => (call.target === "PutRecords" && call.n === 1 ? { kind: "error", error: "ExpiredTokenException" } : undefined)
+      let fetched = 0
+      const provider = async () => {
+        fetched++
+        return { ...credentials, sessionToken: `token-${fetched}` }
+      }
+      const { vacuum } = yield* vacuumInto(proxy.endpoint, { credentials: provider })
+      assert.isTrue(yield* deliverExample(vacuum))
+      assert.strictEqual(new Set(eventsOf(yield* Effect.promise(() => k.readAll("events"))).map((s) => s.event.data.eventId)).size, 121)
+      assert.isAtLeast(fetched, 2)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("an event too large for a record is dead-lettered unsent; the others go", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 1)
+      const sizes = exampleRecords().length
+      assert.isAbove(sizes, 0)
+      // A record limit the example's largest events pass: those are refused, the rest stored.
+      const { vacuum } = yield* vacuumInto(k.endpoint, { maxRecordBytes: 700 })
+      assert.isTrue(yield* deliverExample(vacuum))
+      const stored = eventsOf(yield* Effect.promise(() => k.readAll("events")))
+      const sink = (yield* vacuum.snapshot).sinks[0]!
+      assert.isAbove(sink.deadLettered, 0)
+      assert.strictEqual(stored.length + sink.deadLettered, 121)
+      for (const s of stored) assert.isAtMost(Buffer.byteLength(s.data) + Buffer.byteLength(s.partitionKey), 700)
+    }), { timeout: 60_000 })
+
+  it.effect("settings: the stream is required, a bad region or endpoint is named, the region falls back to AWS_REGION, then us-east-1", () =>
+    Effect.gen(function*() {
+      const missing = yield* Effect.flip(Effect.scoped(Kinesis.make({} as Kinesis.Options)))
+      assert.include(missing.message, "streamName: is missing")
+      const region = yield* Effect.flip(Effect.scoped(Kinesis.make({ streamName: "s", region: "mars" })))
+      assert.include(region.message, "region: expected a region such as eu-west-1, or auto")
+      const endpoint = yield* Effect.flip(Effect.scoped(Kinesis.make({ streamName: "s", endpoint: "ftp://x" })))
+      assert.include(endpoint.message, "endpoint: expected an http(s) URL, or aws")
+      const record = yield* Effect.flip(Effect.scoped(Kinesis.make({ streamName: "s", maxBatchBytes: 1000, maxRecordBytes: 2000 })))
+      assert.include(record.message, "KINESIS_MAX_RECORD_BYTES (2000) is more than KINESIS_BATCH_MAX_BYTES (1000)")
+      assert.strictEqual(resolveRegion("auto", { AWS_REGION: "eu-west-1" }), "eu-west-1")
+      assert.strictEqual(resolveRegion("auto", {}), "us-east-1")
+      assert.strictEqual(resolveRegion("ap-south-1", { AWS_REGION: "eu-west-1" }), "ap-south-1")
+      assert.isTrue(Either.isLeft(Kinesis.settings.maxBatchEvents.parse("501")))
+    }))
+})
