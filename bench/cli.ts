@@ -58,7 +58,7 @@ export interface CliResult {
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..")
 
 /** The built `event-vacuum`, as package.json's `bin` names it. */
-const builtBin = (): string => {
+export const builtBin = (): string => {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
     readonly name: string
     readonly bin?: string | Readonly<Record<string, string>>
@@ -101,11 +101,11 @@ const writeCopies = (file: string, records: ReadonlyArray<Record<string, unknown
 }
 
 /** The environment without any setting of ours: the bench gives its own. */
-const cleanEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("EVENT_VACUUM_") && !key.startsWith("HONEYCOMB_")))
+export const cleanEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("EVENT_VACUUM_") && !key.startsWith("HONEYCOMB_") && !key.startsWith("KINESIS_")))
 
 /** Runs the bin to its exit; answers the wall seconds and its stderr, or throws when it failed. */
-const timeCli = (
+export const timeCli = (
   bin: string,
   args: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv,

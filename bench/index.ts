@@ -10,6 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { runCliBench, runFollowBench, runStartupBench } from "./cli.js"
+import { runKinesisBench } from "./kinesis.js"
 import { printDeliveryTable, runDeliveryBench } from "./delivery.js"
 import { runLatencyBench } from "./latency.js"
 import { runParseBench } from "./parse.js"
@@ -119,6 +120,16 @@ table(followed.flatMap((f) => [
   [`${f.engine}: events delivered`, `${fmt(f.eventsPerSec / 1000)}k events/s`, `beside CLI run into the file sink: ${fmt(cli.run.eventsPerSec / 1000)}k events/s`]
 ]))
 
+// The Kinesis sink: the CLI into a local Kinesis, start to exit, beside the seed's one PutRecord per event.
+const kinesis = await runKinesisBench({ quick })
+console.log(`\nKinesis: event-vacuum run into a local Kinesis (kinesalite in a child process, 4 shards), ${kinesis.events} events, start to exit`)
+table([
+  ["ours: PutRecords batches, start to exit", `${fmt(kinesis.eventsPerSec / 1000)}k events/s`, `${fmt(kinesis.seconds)} s`],
+  [`the seed's way: one PutRecord per event, awaited (${kinesis.seed.events} events, same SDK)`, `${fmt(kinesis.seed.eventsPerSec / 1000)}k events/s`, `${fmt(kinesis.seed.seconds)} s`],
+  ["ours / the seed's", `${fmt(kinesis.eventsPerSec / kinesis.seed.eventsPerSec)}x`, ""],
+  ["bytes per event: record data + partition key / as sent (base64, framed)", `${fmt(kinesis.recordBytes, 0)} / ${fmt(kinesis.wireBytes, 0)}`, ""]
+])
+
 // What a command costs before it does anything: the modules it loads.
 const startup = runStartupBench({ quick })
 const ms = (seconds: number) => `${fmt(seconds * 1000, 0)} ms`
@@ -141,7 +152,8 @@ const results = {
   memory: { ...memory, baselineMB, cappedOldSpace128: capped },
   cli,
   startup,
-  follow: followed
+  follow: followed,
+  kinesis
 }
 const out = path.join(here, "results.json")
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
