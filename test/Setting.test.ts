@@ -473,7 +473,7 @@ describe("the CLI's settings (every table)", () => {
     assert.isAtLeast(cliSettings.length, 20)
     assert.deepStrictEqual(
       cliSettings.filter((s) => s.required).map((s) => s.env).sort(),
-      ["EVENT_VACUUM_CU_DB", "EVENT_VACUUM_FILE_PATH", "HONEYCOMB_API_KEY", "HONEYCOMB_DATASET"]
+      ["EVENT_VACUUM_CU_DB", "EVENT_VACUUM_FILE_PATH", "HONEYCOMB_API_KEY", "HONEYCOMB_DATASET", "KINESIS_STREAM_NAME"]
     )
   })
 
