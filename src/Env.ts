@@ -11,7 +11,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { Config, ConfigError, Effect, Layer } from "effect"
 import type { DedupeStoreError } from "./DedupeStore.js"
-import * as Sqlite from "./DedupeStore/Sqlite.js"
+import * as State from "./internal/state.js"
 import type { Transport, TransportConfigError } from "./Transport.js"
 import * as Composite from "./Transport/Composite.js"
 import * as ConsoleSink from "./Transport/Console.js"
@@ -77,7 +77,7 @@ export const layer = (
       options.enabled === undefined ? enabledConfig : Effect.succeed(options.enabled),
       (enabled) =>
         enabled
-          ? Vacuum.layerConfig().pipe(Layer.provide(Layer.merge(Sqlite.layerConfig(), transportLayer)))
+          ? Vacuum.layerConfig().pipe(Layer.provide(Layer.merge(State.layerConfig, transportLayer)))
           : Vacuum.layerDisabled
     )
   )

@@ -73,6 +73,8 @@ const insertSlices = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
 const migrations = Migrator.fromRecord({
   "0001_create_tables": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // A sequence of its own per table: SQLite's AUTOINCREMENT, PostgreSQL's BIGSERIAL.
+    const serial = sql.literal(sql.onDialectOrElse({ pg: () => "BIGSERIAL PRIMARY KEY", orElse: () => "INTEGER PRIMARY KEY AUTOINCREMENT" }))
     yield* sql`CREATE TABLE event_vacuum_watermark (
       sink TEXT NOT NULL,
       process_id TEXT NOT NULL,
@@ -83,7 +85,7 @@ const migrations = Migrator.fromRecord({
       PRIMARY KEY (sink, process_id)
     )`
     yield* sql`CREATE TABLE event_vacuum_outbox (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      seq ${serial},
       sink TEXT NOT NULL,
       event_id TEXT NOT NULL,
       time BIGINT NOT NULL,
@@ -98,7 +100,7 @@ const migrations = Migrator.fromRecord({
     yield* sql`CREATE UNIQUE INDEX event_vacuum_outbox_event ON event_vacuum_outbox (sink, event_id)`
     yield* sql`CREATE INDEX event_vacuum_outbox_sink ON event_vacuum_outbox (sink, seq)`
     yield* sql`CREATE TABLE event_vacuum_dead_letter (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      seq ${serial},
       sink TEXT NOT NULL,
       event_id TEXT NOT NULL,
       time BIGINT NOT NULL,
@@ -393,6 +395,9 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         return results
       }).pipe(sql.withTransaction, Effect.mapError(fail("hand-off")))
 
+    // Instances claiming at once each take other rows (PostgreSQL); SQLite has one writer at a time.
+    const skipLocked = sql.literal(sql.onDialectOrElse({ pg: () => "FOR UPDATE SKIP LOCKED", orElse: () => "" }))
+
     const claim = (sink: string, options: ClaimOptions) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -409,9 +414,12 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
                 WHERE sink = ${sink} AND (lease_until IS NULL OR lease_until <= ${now})
                 ORDER BY seq
                 LIMIT ${options.maxEvents}
+                ${skipLocked}
               ) AS candidates
             ) AS head WHERE n = 1 OR total <= ${options.maxBytes}
           )
+          -- Checked again on the row as it is now: a claim another instance just made stands.
+          AND (lease_until IS NULL OR lease_until <= ${now})
           RETURNING seq, event_id, time, data, bytes, attempts, created_at, sample_rate`
         return rows
           .map((row): OutboxEntry =>

@@ -11,6 +11,7 @@ import { Clock, Config, Console, Duration, Effect, Either, Fiber, Layer, Option,
 import * as fs from "node:fs"
 import { DedupeStore } from "../DedupeStore.js"
 import * as Sqlite from "../DedupeStore/Sqlite.js"
+import * as State from "../internal/state.js"
 import * as CuDatabase from "../CuDatabase.js"
 import * as CuSqlite from "../CuDatabase/Sqlite.js"
 import * as Env from "../Env.js"
@@ -47,18 +48,17 @@ const drainTimeout = Setting.configOf(cliSettings.drainTimeout)
  * stores what is queued and does not wait for the sinks a second time.
  */
 const runningLayer = Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings), (values) => ({ ...values, shutdownTimeout: 0 }))).pipe(
-  Layer.provideMerge(Layer.merge(Sqlite.layerConfig(), Env.transportLayer))
+  Layer.provideMerge(Layer.merge(State.layerConfig, Env.transportLayer))
 )
 const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => enabled ? runningLayer : Vacuum.layerDisabled))
 
 /** Where what is left waits: the state file, or nowhere once this run ends. */
-const leftFor = Effect.map(
-  Sqlite.filenameConfig,
-  (filename) =>
-    filename === ":memory:"
-      ? "the state is in memory (EVENT_VACUUM_STATE_PATH=:memory:), so they are lost when this run ends"
-      : "they stay in the state file and go on the next run"
-)
+const leftFor = Effect.gen(function*() {
+  if ((yield* State.stateUrl) !== undefined) return "they stay in the state on PostgreSQL and go on the next run of any instance"
+  return (yield* Sqlite.filenameConfig) === ":memory:"
+    ? "the state is in memory (EVENT_VACUUM_STATE_PATH=:memory:), so they are lost when this run ends"
+    : "they stay in the state file and go on the next run"
+})
 
 /**
  * Lines that were not evaluation records make the exit non-zero: whatever

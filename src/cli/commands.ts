@@ -14,6 +14,7 @@ import * as Follow from "../internal/settings/follow.js"
 import * as Honeycomb from "../internal/settings/honeycomb.js"
 import * as Kinesis from "../internal/settings/kinesis.js"
 import * as Sqlite from "../internal/settings/state.js"
+import * as StatePg from "../internal/settings/statePg.js"
 import * as Vacuum from "../internal/settings/vacuum.js"
 import * as Setting from "../Setting.js"
 import type { Arg, Command, Group, Opt } from "./args.js"
@@ -41,7 +42,7 @@ const vacuumGroups: ReadonlyArray<Group> = [
     // The CLI is for running the vacuum: on unless EVENT_VACUUM_ENABLED says false.
     defaults: { [Env.settings.enabled.env]: "true" }
   },
-  { title: "State", settings: values(Sqlite.settings) },
+  { title: "State", settings: [...values(Sqlite.settings), ...values(StatePg.settings)] },
   { title: "Intake and delivery", settings: values(Vacuum.settings) },
   { title: "Console and file sinks", settings: [...values(ConsoleSink.settings), ...values(FileSink.settings)] },
   { title: "Honeycomb sink", settings: values(Honeycomb.settings) },
@@ -68,7 +69,9 @@ export const followSettings = Follow.settings
 const file: Arg = { name: "FILE", doc: "evaluation records, one JSON per line; - or nothing for stdin" }
 const json: Opt = { name: "json", doc: "print JSON lines instead of text" }
 const sink: Opt = { name: "sink", value: "<name>", doc: "only this sink's dead letters" }
-const stateOnly: ReadonlyArray<Group> = [{ title: "State", settings: values({ filename: Sqlite.settings.filename }) }]
+const stateOnly: ReadonlyArray<Group> = [
+  { title: "State", settings: [...values({ filename: Sqlite.settings.filename }), ...values(StatePg.settings)] }
+]
 
 /** The commands, in the order help lists them. */
 export const commands: ReadonlyArray<Command> = [

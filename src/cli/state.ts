@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import type { SinkStats, SinkTrouble } from "../DedupeStore.js"
 import { DedupeStore } from "../DedupeStore.js"
 import * as Sqlite from "../DedupeStore/Sqlite.js"
+import * as State from "../internal/state.js"
 import type { Invocation } from "./args.js"
 import { CliError } from "./input.js"
 
@@ -28,6 +29,7 @@ export const withFlags = <A, E, R>(given: Given, effect: Effect.Effect<A, E, R>)
 /** The store alone, on the state file: for looking and replaying, no sinks. */
 export const storeOnly = Layer.unwrapEffect(
     Effect.gen(function*() {
+      if ((yield* State.stateUrl) !== undefined) return State.layerConfig
       const filename = yield* Sqlite.filenameConfig
       if (filename !== ":memory:" && !fs.existsSync(filename)) {
         return yield* new CliError({ description: `no state file at ${filename} (set EVENT_VACUUM_STATE_PATH or --state-path)` })

@@ -2,7 +2,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, TestClock } from "effect"
+import { Effect, Exit, Layer, TestClock } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
@@ -10,7 +10,9 @@ import * as path from "node:path"
 import type { Handoff } from "../../src/DedupeStore.js"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import type { Position } from "../../src/Position.js"
+import * as Pg from "../../src/DedupeStore/Pg.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
+import { makeDatabase } from "../support/cuPg.js"
 
 /** The driver itself (it ships no types), for a second connection that holds a lock. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
@@ -38,7 +40,19 @@ const memory = Sqlite.layer({ filename: ":memory:" })
 const claimAll = (sink: string, owner = "w1") =>
   Effect.flatMap(DedupeStore, (s) => s.claim(sink, { owner, maxEvents: 1000, maxBytes: 1e9, leaseMillis: 10_000 }))
 
-describe("DedupeStore (SQLite)", () => {
+/** A PostgreSQL store in a database of the test's own, dropped with the layer. */
+const pgStore = Layer.unwrapScoped(
+  Effect.map(
+    Effect.acquireRelease(Effect.sync(() => makeDatabase("event_vacuum_store")), (db) => Effect.sync(db.drop)),
+    (db) => Pg.layer({ url: db.url })
+  )
+)
+
+/** One suite, each backend: an in-memory SQLite, and the machine's PostgreSQL. */
+const backends = [{ name: "SQLite", backend: memory }, { name: "PostgreSQL", backend: pgStore }] as const
+
+for (const { backend, name } of backends) {
+describe(`DedupeStore (${name})`, () => {
   it.scoped("hands off once per sink and position; cron and ordinate 0 are positions like any other", () =>
     Effect.gen(function*() {
       const store = yield* DedupeStore
@@ -72,7 +86,7 @@ describe("DedupeStore (SQLite)", () => {
         ["P1/0//0", "P1/0//1", "P1/1//0", "P1/1/0-10-minutes/0", "P1/1/1-10-minutes/0", "P1/2//0"]
       )
       assert.deepStrictEqual((yield* claimAll("b")).map((e) => e.id), ["P1/1//0", "P1/2//0"])
-    }).pipe(Effect.provide(memory)))
+    }).pipe(Effect.provide(backend)))
 
   it.scoped("keeps processes apart", () =>
     Effect.gen(function*() {
@@ -80,7 +94,7 @@ describe("DedupeStore (SQLite)", () => {
       yield* store.handOff(["a"], [handoff(pos(10, "5"), 1, "P1")])
       const r = yield* store.handOff(["a"], [handoff(pos(1, "1"), 1, "P2"), handoff(pos(1, "1"), 1, "P1")])
       assert.deepStrictEqual(r.get("a"), { events: 1, duplicates: 1 })
-    }).pipe(Effect.provide(memory)))
+    }).pipe(Effect.provide(backend)))
 
   it.scoped("claims by count and bytes, at least one event, and never the same event twice while leased", () =>
     Effect.gen(function*() {
@@ -99,7 +113,7 @@ describe("DedupeStore (SQLite)", () => {
       assert.deepStrictEqual(yield* claimAll("a", "w4"), [])
       const stats = yield* store.stats
       assert.deepStrictEqual(stats, [{ sink: "a", waiting: 10, waitingBytes: bytes, inFlight: 10, deadLetters: 0 }])
-    }).pipe(Effect.provide(memory)))
+    }).pipe(Effect.provide(backend)))
 
   it.scoped("an expired claim (its owner crashed) can be taken by another; renew tells who holds what", () =>
     Effect.gen(function*() {
@@ -118,7 +132,7 @@ describe("DedupeStore (SQLite)", () => {
       assert.strictEqual((yield* store.stats)[0]!.waiting, 1)
       yield* store.acknowledge("a", "w2", stolen.map((e) => e.seq))
       assert.deepStrictEqual(yield* store.stats, [])
-    }).pipe(Effect.provide(memory)))
+    }).pipe(Effect.provide(backend)))
 
   it.scoped("release gives events back, counting failed attempts", () =>
     Effect.gen(function*() {
@@ -130,7 +144,7 @@ describe("DedupeStore (SQLite)", () => {
       assert.deepStrictEqual(again.map((e) => e.attempts), [1, 1])
       yield* store.release("a", "w2", again.map((e) => e.seq))
       assert.deepStrictEqual((yield* claimAll("a", "w3")).map((e) => e.attempts), [1, 1])
-    }).pipe(Effect.provide(memory)))
+    }).pipe(Effect.provide(backend)))
 
   it.scoped("dead letters keep the event and the reason, list by sink, and replay into the outbox", () =>
     Effect.gen(function*() {
@@ -156,8 +170,12 @@ describe("DedupeStore (SQLite)", () => {
       assert.deepStrictEqual(yield* store.deadLetters(), [])
       const replayed = yield* claimAll("a")
       assert.deepStrictEqual(replayed.map((e) => [e.id, e.data, e.attempts]), [[batch[1]!.id, batch[1]!.data, 0]])
-    }).pipe(Effect.provide(memory)))
+    }).pipe(Effect.provide(backend)))
 
+})
+}
+
+describe("DedupeStore (SQLite)", () => {
   it.effect("keeps watermarks and the outbox in a real file across close and reopen", () =>
     Effect.gen(function*() {
       const filename = tempFile()
