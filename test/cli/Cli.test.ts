@@ -15,7 +15,7 @@ import { settings } from "../../src/cli/Cli.js"
 import { followSettings } from "../../src/cli/commands.js"
 import { bin, cli as spawnCli, sleep } from "../support/guarantees.js"
 import { makeCuDb, saveEvaluation } from "../support/cu.js"
-import { makePgCuDb } from "../support/cuPg.js"
+import { makeDatabase, makePgCuDb, psql } from "../support/cuPg.js"
 import { exampleRecords } from "../support/harness.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
@@ -803,5 +803,53 @@ describe("event-vacuum for processes you do not control", () => {
     assert.strictEqual(wrong.code, 1)
     assert.include(wrong.stderr, `bad setting EVENT_VACUUM_EXCLUDE_PROCESSES: "XPROC9" (the 1st) is not a process id (43 characters of A-Z a-z 0-9 _ -)`)
     assert.isFalse(fs.existsSync(path.join(dir, "never.db")))
+  })
+})
+
+describe("event-vacuum on a PostgreSQL state", () => {
+  it("run delivers once and a rerun sends nothing; status and dead-letters read it; a wrong URL is one line, no password", { timeout: 90_000 }, async () => {
+    const db = makeDatabase("event_vacuum_cli")
+    try {
+      const dir = tempDir()
+      const out = path.join(dir, "events.ndjson")
+      const env = {
+        EVENT_VACUUM_STATE_URL: db.url.replace("postgres@", "postgres:s3cret@"),
+        EVENT_VACUUM_TRANSPORTS: "file",
+        EVENT_VACUUM_FILE_PATH: out,
+        EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+      }
+      const first = cli(["run", example], { env, cwd: dir })
+      assert.strictEqual(first.code, 0, first.stderr)
+      assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
+      assert.include(first.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
+      // No state file was made: the state is the database's.
+      assert.isFalse(fs.existsSync(path.join(dir, ".event-vacuum")))
+      const again = cli(["run", example], { env })
+      assert.strictEqual(again.code, 0, again.stderr)
+      assert.include(again.stderr, "file: 0 delivered, 121 seen before")
+      assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
+      const status = cli(["status", "--state-url", env.EVENT_VACUUM_STATE_URL], {})
+      assert.strictEqual(status.code, 0, status.stderr)
+      assert.include(status.stdout, "file: 0 waiting")
+      assert.include(status.stdout, "XPROC0_pppppppppppppppppppppppppppppppppppp: up to")
+      assert.strictEqual(psql("SELECT count(*) FROM event_vacuum.event_vacuum_watermark", db.name).trim(), "2")
+      const dead = cli(["dead-letters", "list"], { env })
+      assert.strictEqual(dead.code, 0, dead.stderr)
+      assert.strictEqual(dead.stdout, "no dead letters\n")
+      for (const r of [first, again, status, dead]) assert.notInclude(r.stdout + r.stderr, "s3cret")
+
+      const wrong = cli(["run", example], { env: { ...env, EVENT_VACUUM_STATE_URL: "postgres://postgres:s3cret@127.0.0.1:5432/event_vacuum_no_such" } })
+      assert.strictEqual(wrong.code, 1)
+      assert.strictEqual(
+        lines(wrong.stderr).join("\n"),
+        `event-vacuum: state store: open failed: EVENT_VACUUM_STATE_URL (postgres://postgres@127.0.0.1:5432/event_vacuum_no_such): database "event_vacuum_no_such" does not exist`
+      )
+      const refused = cli(["status"], { env: { EVENT_VACUUM_STATE_URL: "postgres://postgres:s3cret@127.0.0.1:1/x" } })
+      assert.strictEqual(refused.code, 1)
+      assert.include(refused.stderr, "EVENT_VACUUM_STATE_URL (postgres://postgres@127.0.0.1:1/x): connect ECONNREFUSED 127.0.0.1:1")
+      assert.notInclude(wrong.stderr + refused.stderr, "s3cret")
+    } finally {
+      db.drop()
+    }
   })
 })
