@@ -14,9 +14,11 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Pg from "../../src/DedupeStore/Pg.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import * as Honeycomb from "../../src/Transport/Honeycomb.js"
 import * as Vacuum from "../../src/Vacuum.js"
+import { makeDatabase } from "../support/cuPg.js"
 import { cli, copiesOfExample, expectedEvents, scale, sleep, writeNdjson } from "../support/guarantees.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
@@ -62,18 +64,25 @@ describe("contention: two vacuums on one state file", () => {
     }
   })
 
-  it.scopedLive("two layers with their own connections, the same evaluations in interleaved turns: each event sent once", () =>
+  // The same race on each store a fleet can share: a SQLite file, and a PostgreSQL database.
+  const stores = [
+    ["one SQLite file", (dir: string, _url: string) => Sqlite.layer({ filename: path.join(dir, "state.db") })],
+    ["one PostgreSQL database", (_dir: string, url: string) => Pg.layer({ url })]
+  ] as const
+  for (const [where, storeOf] of stores) {
+  it.scopedLive(`two layers with their own connections to ${where}, the same evaluations in interleaved turns: each event sent once`, () =>
     Effect.gen(function*() {
       const hc = yield* Effect.promise(() => FakeHoneycomb.start(KEY))
       yield* Effect.addFinalizer(() => Effect.promise(() => hc.close()))
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-contention-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      const db = yield* Effect.acquireRelease(Effect.sync(() => makeDatabase("event_vacuum_race")), (d) => Effect.sync(d.drop))
       const vacuumOn = () =>
         Effect.map(
           Layer.build(
             Vacuum.layer({ flushInterval: "20 millis", storeLinger: 0 }).pipe(
               Layer.provide(Layer.merge(
-                Sqlite.layer({ filename: path.join(dir, "state.db") }),
+                storeOf(dir, db.url),
                 Honeycomb.layer({ apiKey: Redacted.make(KEY), dataset: "contention", apiHost: hc.url, maxBatchEvents: 25 })
               )),
               Layer.provide(NodeHttpClient.layerUndici)
@@ -101,4 +110,5 @@ describe("contention: two vacuums on one state file", () => {
       assert.strictEqual(s1.sinks[0]!.handedOff + s2.sinks[0]!.handedOff, expected.size)
       assert.isAbove(s1.sinks[0]!.duplicates + s2.sinks[0]!.duplicates, 0)
     }), { timeout: 120_000 * scale })
+  }
 })
