@@ -146,7 +146,9 @@ export interface SinkStats {
 export class DedupeStoreError extends Schema.TaggedError<DedupeStoreError>()("DedupeStoreError", {
   operation: Schema.String,
   description: Schema.String,
-  cause: Schema.optional(Schema.Defect)
+  cause: Schema.optional(Schema.Defect),
+  /** The store may answer again soon: a lost connection, a database restarting, a lock held. */
+  transient: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
     return `state store: ${this.operation} failed: ${this.description}`

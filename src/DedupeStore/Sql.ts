@@ -15,8 +15,8 @@
  */
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, Layer, Schedule } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Clock, Effect, Layer, Option, Schedule } from "effect"
 import type {
   ClaimOptions,
   DeadLetter,
@@ -273,7 +273,14 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
     )
 
     const fail = (operation: string) => (cause: SqlError) =>
-      new DedupeStoreError({ operation, description: describe(cause), cause })
+      new DedupeStoreError({ operation, description: describe(cause), cause, transient: isTransient(cause) })
+    // A connection lost mid-transaction fails its ROLLBACK too, which the client raises as a
+    // defect: it is the same failure, and the store may answer again.
+    const rescue = (operation: string) => <A>(effect: Effect.Effect<A, DedupeStoreError>) =>
+      Effect.catchSomeDefect(effect, (defect) =>
+        defect instanceof SqlError
+          ? Option.some(Effect.fail(new DedupeStoreError({ operation, description: describe(defect), cause: defect, transient: true })))
+          : Option.none())
 
     // The outbox INSERT for `n` rows, in the client's own dialect, compiled once per size.
     const insertTexts = new Map<number, string>()
@@ -393,7 +400,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
               crons = excluded.crons, updated_at = excluded.updated_at`
         }
         return results
-      }).pipe(sql.withTransaction, Effect.mapError(fail("hand-off")))
+      }).pipe(sql.withTransaction, Effect.mapError(fail("hand-off")), rescue("hand-off"))
 
     // Instances claiming at once each take other rows (PostgreSQL); SQLite has one writer at a time.
     const skipLocked = sql.literal(sql.onDialectOrElse({ pg: () => "FOR UPDATE SKIP LOCKED", orElse: () => "" }))
@@ -448,7 +455,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
           for (const row of rows) held.push(Number(row.seq))
         }
         return held.sort((a, b) => a - b)
-      }).pipe(sql.withTransaction, Effect.mapError(fail("renew")))
+      }).pipe(sql.withTransaction, Effect.mapError(fail("renew")), rescue("renew"))
 
     const acknowledge: DedupeStore["Type"]["acknowledge"] = (sink, owner, seqs) =>
       Effect.forEach(
@@ -458,7 +465,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             sql.in("seq", chunk)
           }`,
         { discard: true }
-      ).pipe(sql.withTransaction, Effect.mapError(fail("acknowledge")))
+      ).pipe(sql.withTransaction, Effect.mapError(fail("acknowledge")), rescue("acknowledge"))
 
     const release: DedupeStore["Type"]["release"] = (sink, owner, seqs, error) =>
       Effect.forEach(
@@ -471,7 +478,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
                 SET lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, last_error = ${error}
                 WHERE sink = ${sink} AND lease_owner = ${owner} AND ${sql.in("seq", chunk)}`,
         { discard: true }
-      ).pipe(sql.withTransaction, Effect.mapError(fail("release")))
+      ).pipe(sql.withTransaction, Effect.mapError(fail("release")), rescue("release"))
 
     const deadLetter: DedupeStore["Type"]["deadLetter"] = (sink, owner, refused) =>
       Effect.gen(function*() {
@@ -482,7 +489,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             WHERE seq = ${seq} AND sink = ${sink} AND lease_owner = ${owner}`
           yield* sql`DELETE FROM event_vacuum_outbox WHERE seq = ${seq} AND sink = ${sink} AND lease_owner = ${owner}`
         }
-      }).pipe(sql.withTransaction, Effect.mapError(fail("dead-letter")))
+      }).pipe(sql.withTransaction, Effect.mapError(fail("dead-letter")), rescue("dead-letter"))
 
     const deadLetters: DedupeStore["Type"]["deadLetters"] = (options = {}) =>
       sql<DeadLetterRow>`
@@ -537,7 +544,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
           }
         }
         return replayed
-      }).pipe(sql.withTransaction, Effect.mapError(fail("replay dead letters")))
+      }).pipe(sql.withTransaction, Effect.mapError(fail("replay dead letters")), rescue("replay dead letters"))
 
     const watermarks: DedupeStore["Type"]["watermarks"] = (sink) =>
       sql<WatermarkRow>`
@@ -632,6 +639,21 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
     })
   }
 )
+
+/**
+ * Whether the store may answer again soon: a connection lost or refused, a
+ * PostgreSQL shutting down or out of connections, a statement cancelled by
+ * its timeout, a deadlock or serialization conflict, SQLite busy.
+ */
+export const isTransient = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
+  const code = typeof cause?.code === "string" ? cause.code : ""
+  if (/^(08|57P0)/.test(code) || ["53300", "57014", "40001", "40P01", "55P03"].includes(code)) return true
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND"].includes(code)) return true
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return true
+  const message = typeof cause?.message === "string" ? cause.message : error.message
+  return /Connection terminated|connection timeout|Failed to acquire connection|timeout exceeded when trying to connect/i.test(message)
+}
 
 /** The driver's message, which for SQLite names the problem (`database is locked`, `disk I/O error`). */
 const describe = (error: SqlError): string => {

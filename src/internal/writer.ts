@@ -17,6 +17,10 @@ import type { HandoffQueue, Queued } from "./queue.js"
 /** Most evaluations a transaction stores. */
 const GROUP = 256
 
+/** How long a group waits for a store that may come back before its events count as lost. */
+const PATIENCE = Duration.seconds(30)
+const patient = Schedule.exponential("50 millis").pipe(Schedule.either(Schedule.spaced("1 second")), Schedule.upTo(PATIENCE))
+
 export interface Writer {
   /** Waits until every queued event is in the store (or counted as lost). */
   readonly flush: Effect.Effect<void>
@@ -64,6 +68,14 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
       const { handoffs, tallies } = options.select?.(group) ?? { handoffs: group, tallies: [] }
       return store.handOff(options.sinks, handoffs, tallies).pipe(
         Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(3)))),
+        // A store that may come back (a database restarting, a connection lost): patience, the
+        // events waiting in memory (new ones past the queue's bound are dropped, and counted).
+        Effect.tapError((error) =>
+          error.transient === true
+            ? Effect.logWarning(`event-vacuum: the state store is failing (${error.description}); retrying for up to ${Duration.format(PATIENCE)}, ${events} event(s) waiting in memory`)
+            : Effect.void
+        ),
+        Effect.retry({ schedule: patient, while: (error) => error.transient === true }),
         Effect.matchEffect({
           onFailure: (error) => fail("could not store", error),
           onSuccess: (results) => Effect.map(Clock.currentTimeMillis, (now) => options.onStored(results, bytes, events, now))

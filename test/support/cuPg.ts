@@ -8,7 +8,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, ManagedRuntime, Redacted } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { evaluationRow } from "./cu.js"
 
 /** The CU's evaluations table, as it creates it in PostgreSQL. */
@@ -34,6 +34,13 @@ export const PG = "postgres://postgres@127.0.0.1:5432"
 export const psql = (statement: string, db = "postgres"): string =>
   execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atc", statement], {
     encoding: "utf8"
+  })
+
+/** `psql` in a child process of its own, not blocking this one: answers its output once it exits. */
+export const psqlAsync = (statement: string, db = "postgres"): Promise<string> =>
+  new Promise((resolve, reject) => {
+    execFile("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atc", statement], { encoding: "utf8" }, (error, stdout) =>
+      error === null ? resolve(stdout) : reject(error))
   })
 
 let made = 0
