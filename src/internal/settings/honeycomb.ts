@@ -6,6 +6,7 @@
 import * as Either from "effect/Either"
 import * as Setting from "../../Setting.js"
 import { selectionSettings } from "./selection.js"
+import { timingSettings } from "./sink.js"
 
 /**
  * Honeycomb's US API host.
@@ -74,20 +75,6 @@ export const settings = {
     default: 4_500_000,
     doc: "bytes of event data a request (the body must stay under 5,000,000)"
   }),
-  flushInterval: Setting.make(Setting.duration(), {
-    env: "HONEYCOMB_FLUSH_INTERVAL",
-    default: "1 second",
-    doc: "how long a partial Honeycomb batch waits"
-  }),
-  concurrency: Setting.make(Setting.int({ min: 1, max: 64 }), {
-    env: "HONEYCOMB_CONCURRENCY",
-    default: 2,
-    doc: "requests in flight at once"
-  }),
-  timeout: Setting.make(Setting.duration({ min: "100 millis" }), {
-    env: "HONEYCOMB_TIMEOUT",
-    default: "10 seconds",
-    doc: "how long one request may take"
-  }),
+  ...timingSettings("HONEYCOMB_", "Honeycomb"),
   ...selectionSettings("HONEYCOMB_", "honeycomb")
 }

@@ -7,6 +7,7 @@
 import * as Either from "effect/Either"
 import * as Setting from "../../Setting.js"
 import { selectionSettings } from "./selection.js"
+import { timingSettings } from "./sink.js"
 
 /**
  * Kinesis's limits per `PutRecords` request: records, and bytes of data and
@@ -76,21 +77,7 @@ export const settings = {
     default: limits.maxRecordBytes,
     doc: "bytes of one record and its partition key; a larger event is dead-lettered unsent (raise it where AWS allows more)"
   }),
-  flushInterval: Setting.make(Setting.duration(), {
-    env: "KINESIS_FLUSH_INTERVAL",
-    default: "1 second",
-    doc: "how long a partial Kinesis batch waits"
-  }),
-  concurrency: Setting.make(Setting.int({ min: 1, max: 64 }), {
-    env: "KINESIS_CONCURRENCY",
-    default: 2,
-    doc: "requests in flight at once"
-  }),
-  timeout: Setting.make(Setting.duration({ min: "100 millis" }), {
-    env: "KINESIS_TIMEOUT",
-    default: "10 seconds",
-    doc: "how long one request may take"
-  }),
+  ...timingSettings("KINESIS_", "Kinesis"),
   ...selectionSettings("KINESIS_", "kinesis")
 }
 
