@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { runCliBench, runFollowBench, runStartupBench } from "./cli.js"
 import { runKinesisBench } from "./kinesis.js"
+import { runStoreBench } from "./store.js"
 import { printDeliveryTable, runDeliveryBench } from "./delivery.js"
 import { runLatencyBench } from "./latency.js"
 import { runParseBench } from "./parse.js"
@@ -130,6 +131,19 @@ table([
   ["bytes per event: record data + partition key / as sent (base64, framed)", `${fmt(kinesis.recordBytes, 0)} / ${fmt(kinesis.wireBytes, 0)}`, ""]
 ])
 
+// The state store on each engine, and a fleet of instances on one PostgreSQL.
+const store = await runStoreBench({ quick })
+console.log(`\nThe state store: hand-off + claim + acknowledge, ${store.events} events of ~340 bytes; a fleet of event-vacuum run on one PostgreSQL`)
+table([
+  ["SQLite file: per event", `${fmt(store.perEvent.sqlite, 2)} µs`, ""],
+  ["PostgreSQL (127.0.0.1): per event", `${fmt(store.perEvent.pg, 2)} µs`, `${fmt(store.perEvent.pg / store.perEvent.sqlite)}x SQLite's`],
+  ...store.fleet.map((f): [string, string, string] => [
+    `fleet of ${f.instances} on one PostgreSQL, ${f.events} events, start to exit`,
+    `${fmt(f.eventsPerSec / 1000)}k events/s`,
+    `${fmt(f.seconds)} s`
+  ])
+])
+
 // What a command costs before it does anything: the modules it loads.
 const startup = runStartupBench({ quick })
 const ms = (seconds: number) => `${fmt(seconds * 1000, 0)} ms`
@@ -153,7 +167,8 @@ const results = {
   cli,
   startup,
   follow: followed,
-  kinesis
+  kinesis,
+  store
 }
 const out = path.join(here, "results.json")
 fs.writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
