@@ -78,6 +78,12 @@ export const make = (options: Options): Effect.Effect<DedupeStore["Type"], Dedup
       return yield* openError("not a postgres:// URL")
     }
     const schema = options.schema ?? "event_vacuum"
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      return yield* new DedupeStoreError({
+        operation: "open",
+        description: `EVENT_VACUUM_STATE_SCHEMA: expected a schema name of a-z 0-9 _, got ${JSON.stringify(schema)}`
+      })
+    }
     const timeout = Math.round(Duration.toMillis(Duration.decode(options.statementTimeout ?? "30 seconds")))
     // Every session: the vacuum's schema first, and a bound on each statement.
     const given = url.searchParams.get("options")
