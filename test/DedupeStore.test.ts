@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, TestClock } from "effect"
 import { DedupeStore } from "../src/DedupeStore.js"
 import * as Pg from "../src/DedupeStore/Pg.js"
-import { makeDatabase } from "./support/cuPg.js"
+import { makeDatabase, psql } from "./support/cuPg.js"
 import { claimAll, handoff, memory, pos } from "./support/store.js"
 
 /** A PostgreSQL store in a database of the test's own, dropped with the layer. */
@@ -145,3 +145,19 @@ describe(`DedupeStore (${name})`, () => {
 
 })
 }
+
+describe("DedupeStore (PostgreSQL): a fleet starting at once", () => {
+  it.live("four instances opening a new database together each open it, and it is migrated once", () =>
+    Effect.gen(function*() {
+      for (let round = 0; round < 3; round++) {
+        const db = makeDatabase("event_vacuum_start")
+        try {
+          const opened = yield* Effect.all(Array.from({ length: 4 }, () => Effect.scoped(Effect.either(Pg.make({ url: db.url })))), { concurrency: 4 })
+          assert.deepStrictEqual(opened.map((o) => o._tag), ["Right", "Right", "Right", "Right"], opened.map((o) => (o._tag === "Left" ? o.left.message : "")).join("; "))
+          assert.strictEqual(psql("SELECT count(*) FROM event_vacuum.event_vacuum_migrations", db.name).trim(), "6")
+        } finally {
+          db.drop()
+        }
+      }
+    }), { timeout: 60_000 })
+})

@@ -261,11 +261,13 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
   function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
 
-    // Two processes opening a new file at once: the loser of the migration lock retries.
+    // Several processes opening a new store at once: the loser of the migration lock retries, and
+    // so does one whose CREATE TABLE IF NOT EXISTS raced another's (PostgreSQL answers that with
+    // a duplicate key); the second look finds the tables there.
     yield* Migrator.make({})({ loader: migrations, table: "event_vacuum_migrations" }).pipe(
       Effect.retry({
-        while: (error) => error._tag === "MigrationError" && error.reason === "locked",
-        schedule: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(100)))
+        while: (error) => error._tag !== "MigrationError" || error.reason === "locked",
+        schedule: Schedule.spaced("50 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(100)))
       }),
       Effect.mapError((cause) =>
         new DedupeStoreError({ operation: "migrate", description: cause.message || String(cause), cause })
