@@ -336,17 +336,39 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         return [...top, ...sinks].map(toProcessStats)
       }).pipe(Effect.mapError(fail("processes")))
 
+    /**
+     * What keeps two instances from handing off one evaluation: the hand-off
+     * reads the watermarks, then moves them, so it first holds a lock that
+     * every hand-off of the same process takes. PostgreSQL: a transaction
+     * lock per process (an advisory lock on a hash of its id), taken in
+     * order, so hand-offs of other processes go on side by side and none
+     * waits on another in a cycle. SQLite: the writer row, whose update
+     * takes the one write lock at the start of the transaction instead of
+     * upgrading a read later (which fails at once when another process
+     * writes, instead of waiting).
+     */
+    const guard = (processIds: ReadonlyArray<string>): Effect.Effect<void, SqlError> =>
+      sql.onDialectOrElse({
+        pg: () =>
+          sql.unsafe(
+            `SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(p, 0) AS k FROM unnest($1::text[]) AS p) AS keys ORDER BY k`,
+            [processIds]
+          ),
+        orElse: () => sql`UPDATE event_vacuum_writer SET handoffs = handoffs + 1 WHERE id = 1`
+      }).pipe(Effect.asVoid)
+
     const handOff: DedupeStore["Type"]["handOff"] = (sinks, handoffs, tallies = []) =>
       Effect.gen(function*() {
         const results = new Map<string, { events: number; duplicates: number }>()
         for (const sink of sinks) results.set(sink, { events: 0, duplicates: 0 })
-        if (tallies.length > 0) yield* addTallies(tallies, yield* Clock.currentTimeMillis)
-        if (sinks.length === 0 || handoffs.length === 0) return results
-        const now = yield* Clock.currentTimeMillis
-
-        yield* sql`UPDATE event_vacuum_writer SET handoffs = handoffs + 1 WHERE id = 1`
-
         const processIds = [...new Set(handoffs.map((h) => h.processId))]
+        if (tallies.length === 0 && (sinks.length === 0 || handoffs.length === 0)) return results
+        // The guard first, before any row is touched (see `guard`).
+        yield* guard([...new Set([...processIds, ...tallies.map((t) => t.processId)])])
+        const now = yield* Clock.currentTimeMillis
+        if (tallies.length > 0) yield* addTallies(tallies, now)
+        if (sinks.length === 0 || handoffs.length === 0) return results
+
         const current = new Map<string, Pick<Watermark, "timestamp" | "ordinate" | "crons">>()
         for (const ids of chunks(processIds)) {
           const rows = yield* sql<WatermarkRow>`

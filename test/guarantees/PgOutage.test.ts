@@ -47,7 +47,7 @@ describe("the PostgreSQL state going away mid-run", () => {
 
       // The last third while another session holds the hand-off's lock for six seconds.
       const holder = yield* Effect.fork(Effect.promise(() =>
-        psqlAsync(`BEGIN; LOCK TABLE event_vacuum.event_vacuum_writer IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;`, db.name)
+        psqlAsync(`BEGIN; LOCK TABLE event_vacuum.event_vacuum_watermark IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;`, db.name)
       ))
       yield* Effect.promise(() => sleep(300))
       for (const r of records.slice(2 * third)) v.vacuum.unsafeVacuum(r)
