@@ -2,11 +2,12 @@
  * The vacuum's durable memory, per sink: a watermark per process (what has
  * been handed off), the outbox (handed off, not yet acknowledged) and the
  * dead letters (refused for good). Backends: `DedupeStore/Sql` (any
- * `SqlClient`) and `DedupeStore/Sqlite` (a file, the default, or `:memory:`).
+ * `SqlClient`), `DedupeStore/Sqlite` (a file, the default, or `:memory:`)
+ * and `DedupeStore/Pg` (one PostgreSQL for a fleet of CUs).
  *
  * @since 0.1.0
  */
-import { Context, type Effect, Schema } from "effect"
+import { Context, type Effect, Schema, type Stream } from "effect"
 import type { OutboundEvent } from "./Enrich.js"
 import type { Position, Watermark } from "./Position.js"
 
@@ -184,6 +185,19 @@ export interface FollowCursor {
 }
 
 /**
+ * Another instance on the same store handed off (or replayed) `events`
+ * events, `bytes` of data, for `sink`: a hint that there is work, which
+ * the polling of an idle delivery loop would find later.
+ *
+ * @since 0.3.0
+ */
+export interface Wakeup {
+  readonly sink: string
+  readonly events: number
+  readonly bytes: number
+}
+
+/**
  * The store.
  *
  * @since 0.1.0
@@ -255,4 +269,10 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
   }) => Effect.Effect<ReadonlyArray<ProcessStats>, DedupeStoreError>
   /** Counts per sink with anything waiting or dead-lettered, or a condition noted. */
   readonly stats: Effect.Effect<ReadonlyArray<SinkStats>, DedupeStoreError>
+  /**
+   * What other instances on the store hand off, as it happens (PostgreSQL's
+   * `LISTEN`/`NOTIFY`); none where the store cannot tell (SQLite). Never
+   * fails: a lost listener connects again.
+   */
+  readonly wakeups?: Stream.Stream<Wakeup> | undefined
 }>() {}

@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Duration, Effect, Either, Layer } from "effect"
+import { Config, Context, Duration, Effect, Either, Layer, Stream } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import type { Scope } from "effect/Scope"
 import type { DedupeStoreError } from "./DedupeStore.js"
@@ -225,6 +225,8 @@ export const make = (
     const warnings = yield* Warnings.make()
     const queue = yield* HandoffQueue.make(config.maxQueuedBytes)
     const delivery = yield* Delivery.make(store, sinks, DeliverySettings.fromValues(config), crypto.randomUUID())
+    // Other instances on the store say when they hand off: their batches are claimed when due, not at the next poll.
+    if (store.wakeups !== undefined) yield* Effect.forkScoped(Stream.runForEach(store.wakeups, delivery.hinted))
     const selector = yield* Selecting.fromSettings(config, sinks)
     const writer = yield* Writer.make({
       store,

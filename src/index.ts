@@ -6,8 +6,10 @@
  * the extractor never loads a database driver or an HTTP client:
  *
  * - `ao-event-vacuum/DedupeStore/Sqlite`: the default store (better-sqlite3)
+ * - `ao-event-vacuum/DedupeStore/Pg`: the store on PostgreSQL, for a fleet (@effect/sql-pg)
  * - `ao-event-vacuum/DedupeStore/Sql`: the store over any `SqlClient`
  * - `ao-event-vacuum/Transport/Honeycomb`: the Honeycomb sink (Node's HTTP client)
+ * - `ao-event-vacuum/Transport/Kinesis`: the Kinesis sink (the AWS SDK's client)
  * - `ao-event-vacuum/Transport/File`: the file sink
  * - `ao-event-vacuum/Env`: the whole vacuum configured from env
  * - `ao-event-vacuum/Adapter`: the vacuum as promises, for a CU not written with Effect

@@ -4,19 +4,22 @@
  * common (`DedupeStore/Sql`), PostgreSQL's own where it is not: a serial
  * sequence, claims that skip rows another instance is claiming
  * (`FOR UPDATE SKIP LOCKED`) and check the lease again on the row as it is.
- * Hand-offs take one row lock first, so two instances never both hand off
- * an evaluation; migrations lock their table, so CUs starting at once
- * migrate once. The tables live in a schema of their own.
+ * Hand-offs take a lock per process first, so two instances never both
+ * hand off an evaluation, and hand-offs of other processes do not wait on
+ * each other; migrations lock their table, so CUs starting at once migrate
+ * once. Each hand-off and replay is announced (`NOTIFY` on a channel named
+ * after the schema) and the store's `wakeups` are what the other instances
+ * announce. The tables live in a schema of their own.
  *
  * @since 0.3.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Config, Duration, Effect, Layer, Redacted } from "effect"
+import { Config, Duration, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import type { Scope } from "effect/Scope"
-import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
+import { DedupeStore, DedupeStoreError, type Wakeup } from "../DedupeStore.js"
 import { settings } from "../internal/settings/statePg.js"
 import * as Setting from "../Setting.js"
 import * as Sql from "./Sql.js"
@@ -101,8 +104,56 @@ export const make = (options: Options): Effect.Effect<DedupeStore["Type"], Dedup
       Effect.catchIf((e) => (e.cause as { code?: string } | undefined)?.code === "23505", () => Effect.void),
       Effect.mapError((error) => openError(`cannot create the schema ${schema}: ${describe(error.cause)}`, error))
     )
-    return yield* Effect.provideService(Sql.make, SqlClient.SqlClient, client)
+    const from = crypto.randomUUID()
+    const store = yield* Effect.provideService(Sql.makeWith({ announce: { channel: schema, from } }), SqlClient.SqlClient, client)
+    return { ...store, wakeups: wakeups(client, schema, from) }
   })
+
+/** How often a listener says something to itself, and how long it goes without hearing itself before it connects again. */
+const HEARTBEAT = Duration.seconds(1)
+const PATIENCE = Duration.millis(3500)
+
+/**
+ * What other instances announce on `channel`, for as long as it is run: one
+ * listening connection, which connects again (backing off up to 5 s) when it
+ * fails, or when it stops hearing its own heartbeat (a connection that died
+ * without saying so). What this instance announced itself is left out.
+ */
+const wakeups = (client: PgClient.PgClient, channel: string, from: string): Stream.Stream<Wakeup> => {
+  const ping = JSON.stringify({ from, ping: true })
+  const session = Stream.unwrapScoped(Effect.gen(function*() {
+    // Real time: this is about a real connection, whatever clock the store runs on.
+    let heard = Date.now()
+    const hear = (payload: string): Option.Option<Wakeup> => {
+      heard = Date.now()
+      try {
+        const said = JSON.parse(payload) as Partial<Sql.Announcement>
+        if (said.from === from || typeof said.sink !== "string") return Option.none()
+        const events = Number(said.events)
+        const bytes = Number(said.bytes)
+        return events > 0 ? Option.some({ sink: said.sink, events, bytes: Number.isFinite(bytes) ? bytes : 0 }) : Option.none()
+      } catch {
+        return Option.none()
+      }
+    }
+    // Says something to itself now and then; fails once it has not heard itself for too long.
+    const watchdog = Effect.gen(function*() {
+      yield* Effect.ignore(Effect.timeout(client.notify(channel, ping), HEARTBEAT))
+      if (Date.now() - heard > Duration.toMillis(PATIENCE)) return yield* Effect.fail("the listener heard nothing for a while")
+    }).pipe(Effect.repeat(Schedule.spaced(HEARTBEAT)))
+    return Stream.merge(
+      Stream.filterMap(client.listen(channel), hear),
+      Stream.drain(Stream.fromEffect(watchdog)),
+      { haltStrategy: "either" }
+    )
+  }))
+  return session.pipe(
+    // A defect too (an UNLISTEN on a dead connection): connect again.
+    Stream.catchAllCause((cause) => Stream.fail(cause)),
+    Stream.retry(Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.jittered)),
+    Stream.catchAll(() => Stream.empty)
+  )
+}
 
 /**
  * @since 0.3.0

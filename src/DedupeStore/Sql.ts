@@ -25,7 +25,8 @@ import type {
   ProcessStats,
   ProcessTally,
   SinkCondition,
-  SinkStats
+  SinkStats,
+  Wakeup
 } from "../DedupeStore.js"
 import { DedupeStore, DedupeStoreError } from "../DedupeStore.js"
 import type { Watermark } from "../Position.js"
@@ -253,12 +254,35 @@ const utf8 = new TextEncoder()
 const byteLength = (s: string): number => (s.length < 64 ? utf8.encode(s).length : Buffer.byteLength(s, "utf8"))
 
 /**
+ * What a backend adds to the common store.
+ *
+ * @since 0.3.0
+ */
+export interface Options {
+  /**
+   * Where each hand-off and replay is announced, in its transaction (so
+   * only once it commits): a PostgreSQL `NOTIFY` on `channel`, its payload
+   * the {@link Wakeup} as JSON with `from`, the announcing instance.
+   */
+  readonly announce?: { readonly channel: string; readonly from: string } | undefined
+}
+
+/**
+ * The payload of an announcement: a {@link Wakeup} and who made it.
+ *
+ * @since 0.3.0
+ */
+export interface Announcement extends Wakeup {
+  readonly from: string
+}
+
+/**
  * Builds the store on the `SqlClient` in context, migrating its schema first.
  *
- * @since 0.1.0
+ * @since 0.3.0
  */
-export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClient.SqlClient> = Effect.gen(
-  function*() {
+export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
 
     // Several processes opening a new store at once: the loser of the migration lock retries, and
@@ -357,6 +381,20 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         orElse: () => sql`UPDATE event_vacuum_writer SET handoffs = handoffs + 1 WHERE id = 1`
       }).pipe(Effect.asVoid)
 
+    /** Tells the other instances what waits now, per sink (see {@link Options.announce}). */
+    const announce = (bySink: ReadonlyMap<string, { events: number; bytes: number }>): Effect.Effect<void, SqlError> => {
+      const to = options.announce
+      if (to === undefined) return Effect.void
+      return Effect.forEach(
+        [...bySink].filter(([, w]) => w.events > 0),
+        ([sink, w]) => {
+          const payload: Announcement = { from: to.from, sink, events: w.events, bytes: w.bytes }
+          return sql`SELECT pg_notify(${to.channel}, ${JSON.stringify(payload)})`
+        },
+        { discard: true }
+      )
+    }
+
     const handOff: DedupeStore["Type"]["handOff"] = (sinks, handoffs, tallies = []) =>
       Effect.gen(function*() {
         const results = new Map<string, { events: number; duplicates: number }>()
@@ -380,6 +418,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
         const moved = new Set<string>()
         // The outbox rows' values, flat, in OUTBOX_COLUMNS order: no object per row.
         const values: Array<unknown> = []
+        const written = new Map(sinks.map((sink) => [sink, { events: 0, bytes: 0 }]))
         for (const handoff of handoffs) {
           for (const sink of sinks) {
             const key = sink + "\u0000" + handoff.processId
@@ -393,8 +432,12 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             current.set(key, advance(watermark, handoff.position))
             moved.add(key)
             result.events += events.length
+            const w = written.get(sink)!
+            w.events += events.length
             for (const event of events) {
-              values.push(sink, event.id, event.time, event.data, byteLength(event.data), now, 0, event.sampleRate ?? 1)
+              const bytes = byteLength(event.data)
+              w.bytes += bytes
+              values.push(sink, event.id, event.time, event.data, bytes, now, 0, event.sampleRate ?? 1)
             }
           }
         }
@@ -423,6 +466,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
               timestamp = excluded.timestamp, ordinate = excluded.ordinate,
               crons = excluded.crons, updated_at = excluded.updated_at`
         }
+        yield* announce(written)
         return results
       }).pipe(sql.withTransaction, Effect.mapError(fail("hand-off")), rescue("hand-off"))
 
@@ -547,11 +591,18 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             ...(seqs === undefined ? [] : [sql.in("seq", seqs)])
           ])
         let replayed = 0
+        const back = new Map<string, { events: number; bytes: number }>()
         for (const seqs of options.seqs === undefined ? [undefined] : chunks(options.seqs)) {
           if (seqs !== undefined && seqs.length === 0) continue
           const rows = yield* sql<{ seq: number }>`DELETE FROM event_vacuum_dead_letter WHERE ${where(seqs)}
             RETURNING seq, sink, event_id, time, data, bytes, sample_rate`
           replayed += rows.length
+          for (const row of rows as unknown as ReadonlyArray<{ sink: string; bytes: number }>) {
+            const w = back.get(row.sink) ?? { events: 0, bytes: 0 }
+            w.events++
+            w.bytes += Number(row.bytes)
+            back.set(row.sink, w)
+          }
           for (const chunk of chunks(rows as unknown as ReadonlyArray<Record<string, unknown>>)) {
             yield* sql`INSERT INTO event_vacuum_outbox ${
               sql.insert(chunk.map((row) => ({
@@ -567,6 +618,7 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
             }`
           }
         }
+        yield* announce(back)
         return replayed
       }).pipe(sql.withTransaction, Effect.mapError(fail("replay dead letters")), rescue("replay dead letters"))
 
@@ -661,8 +713,14 @@ export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClien
       processes,
       stats
     })
-  }
-)
+  })
+
+/**
+ * Builds the store on the `SqlClient` in context, migrating its schema first.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<DedupeStore["Type"], DedupeStoreError, SqlClient.SqlClient> = makeWith({})
 
 /**
  * Whether the store may answer again soon: a connection lost or refused, a

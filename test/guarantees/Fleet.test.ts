@@ -6,13 +6,20 @@
  * SIGKILLed while it sends and started again. Every event is accepted, each
  * once but for the batches in flight at the kill; every run exits 0; a
  * fourth run over everything sends nothing.
+ *
+ * And instances wake each other: one hands off while its own sink hangs, and
+ * another, whose idle poll is half a minute away, hears it and delivers the
+ * rest at once.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Pg from "../../src/DedupeStore/Pg.js"
 import { makeDatabase } from "../support/cuPg.js"
 import { cli, copiesOfExample, expectedEvents, scale, sleep, writeNdjson } from "../support/guarantees.js"
+import { RecordingSink, start } from "../support/harness.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
 
 const KEY = "fleet-test-key-0123456789"
@@ -75,4 +82,31 @@ describe("a fleet of three on one PostgreSQL", () => {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it.scopedLive("an instance hears what another hands off and delivers it before its idle poll would have found it", () =>
+    Effect.gen(function*() {
+      const db = yield* Effect.acquireRelease(Effect.sync(() => makeDatabase("event_vacuum_wakeup")), (d) => Effect.sync(d.drop))
+      // One lease for both: a minute, so the idle poll is every thirty seconds.
+      const options = { flushInterval: "20 millis", storeLinger: 0, batchMaxEvents: 50, lease: "60 seconds", shutdownTimeout: "100 millis" } as const
+      const listener = new RecordingSink("test")
+      yield* start(Pg.layer({ url: db.url }), [listener], options)
+      const hanging = new RecordingSink("test")
+      hanging.behaviour = () => Effect.never
+      const producer = yield* start(Pg.layer({ url: db.url }), [hanging], options)
+      // Both listening (the stores connect their listeners as they start).
+      yield* Effect.promise(() => sleep(500))
+
+      const records = copiesOfExample(2)
+      const expected = expectedEvents(records)
+      for (const r of records) producer.vacuum.unsafeVacuum(r)
+      yield* producer.vacuum.flush
+
+      // The producer holds one batch in its hanging send; the listener delivers everything else.
+      for (let i = 0; i < 200 && listener.ids.length < expected.size - options.batchMaxEvents; i++) {
+        yield* Effect.promise(() => sleep(50))
+      }
+      assert.strictEqual(listener.ids.length, expected.size - options.batchMaxEvents, "delivered by the listener within 10 s")
+      assert.strictEqual(new Set(listener.ids).size, listener.ids.length)
+      assert.isTrue(listener.ids.every((id) => expected.has(id)))
+    }), { timeout: 60_000 })
 })

@@ -23,7 +23,15 @@ export class SinkAccount {
   private pendingBytes = 0
   /** When the oldest of those was handed off. */
   private oldestAt: number | undefined = undefined
-  /** Hand-offs so far: a claim that found nothing forgets what waits only if none came meanwhile. */
+  /**
+   * What other instances said they handed off (a hint: another may deliver it first). It makes
+   * batches due as this instance's own do, but never keeps the account from being idle: what
+   * another instance handed off is that instance's to wait for.
+   */
+  private hintedEvents = 0
+  private hintedBytes = 0
+  private hintedAt: number | undefined = undefined
+  /** Hand-offs and hints so far: a claim that found nothing forgets what waits only if none came meanwhile. */
   private handoffs = 0
   private inFlight = 0
   /**
@@ -86,17 +94,19 @@ export class SinkAccount {
 
   /** Whether a batch is full (by count or bytes), or the account is flushing. */
   full(maxEvents: number, maxBytes: number): boolean {
-    return this.pendingEvents >= maxEvents || this.pendingBytes >= maxBytes || this.flushingNow
+    return this.pendingEvents + this.hintedEvents >= maxEvents || this.pendingBytes + this.hintedBytes >= maxBytes ||
+      this.flushingNow
   }
 
-  /** Something is known to wait in the outbox. */
+  /** Something is known (or said by another instance) to wait in the outbox. */
   hasPending(): boolean {
-    return this.pendingEvents > 0 || this.unsure
+    return this.pendingEvents > 0 || this.unsure || this.hintedEvents > 0
   }
 
   /** Millis until the oldest waiting event has waited `flushMillis`. */
   dueIn(now: number, flushMillis: number): number {
-    return (this.oldestAt ?? now) + flushMillis - now
+    const oldest = Math.min(this.oldestAt ?? now, this.hintedAt ?? now)
+    return oldest + flushMillis - now
   }
 
   ring(): void {
@@ -136,6 +146,16 @@ export class SinkAccount {
     this.ring()
   }
 
+  /** Another instance handed off `events` (`bytes`) for this sink at `now`. */
+  hinted(events: number, bytes: number, now: number): void {
+    if (events <= 0 || this.stoppedBecause !== undefined) return
+    this.hintedEvents += events
+    this.hintedBytes += bytes
+    this.hintedAt ??= now
+    this.handoffs++
+    this.ring()
+  }
+
   /** Call before a claim; pass the answer to {@link claimed}. */
   beforeClaim(): number {
     return this.handoffs
@@ -152,12 +172,21 @@ export class SinkAccount {
     if (entries.length === 0) {
       if (this.handoffs === handoffsBefore) {
         this.forgetPending()
+        this.forgetHints()
         this.unsure = false
       }
     } else {
-      this.unsure ||= entries.length > this.pendingEvents
+      // Counted against this instance's own hand-offs first, then against what others said.
+      const own = Math.min(entries.length, Math.max(0, this.pendingEvents))
+      const beyond = entries.length - own
+      this.unsure ||= beyond > this.hintedEvents
       this.pendingEvents -= entries.length
-      for (const e of entries) this.pendingBytes -= e.bytes
+      for (let i = 0; i < entries.length; i++) {
+        if (i < own) this.pendingBytes -= entries[i]!.bytes
+        else this.hintedBytes -= entries[i]!.bytes
+      }
+      this.hintedEvents -= beyond
+      if (this.hintedEvents <= 0) this.forgetHints()
       if (this.pendingEvents <= 0) this.forgetPending()
       // What is left was handed off no earlier than the last event taken.
       else this.oldestAt = Math.max(this.oldestAt ?? 0, entries[entries.length - 1]!.createdAt)
@@ -255,6 +284,12 @@ export class SinkAccount {
     if (how === "delivered") Metrics.sentEvents.unsafeUpdate(n, [this.tag])
     else if (how === "deadLettered") Metrics.deadLetteredEvents.unsafeUpdate(n, [this.tag])
     this.changed()
+  }
+
+  private forgetHints(): void {
+    this.hintedEvents = 0
+    this.hintedBytes = 0
+    this.hintedAt = undefined
   }
 
   private forgetPending(): void {

@@ -8,7 +8,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Duration, Effect } from "effect"
-import type { HandoffResult } from "../../DedupeStore.js"
+import type { HandoffResult, Wakeup } from "../../DedupeStore.js"
 import { DedupeStore } from "../../DedupeStore.js"
 import type { Sink } from "../../Transport.js"
 import { SinkAccount } from "./account.js"
@@ -19,6 +19,8 @@ export interface Delivery {
   readonly accounts: ReadonlyArray<SinkAccount>
   /** The writer stored a group of `events` events (`bytes` bytes). */
   readonly stored: (results: ReadonlyMap<string, HandoffResult>, bytes: number, events: number, now: number) => void
+  /** Another instance handed off to a sink's outbox. */
+  readonly hinted: (wakeup: Wakeup) => Effect.Effect<void>
   /** Something waits in the outbox of the sink (or of every sink) that this instance did not hand off. */
   readonly nudge: (sink: string | undefined) => Effect.Effect<void>
   /** While `effect` runs, partial batches go at once instead of waiting for the flush interval. */
@@ -90,6 +92,7 @@ export const make = (
           byName.get(name)?.handedOff(r.events, r.duplicates, Math.round(bytes * (r.events / Math.max(1, events))), now)
         }
       },
+      hinted: (wakeup) => Effect.map(Clock.currentTimeMillis, (now) => byName.get(wakeup.sink)?.hinted(wakeup.events, wakeup.bytes, now)),
       nudge: (sink) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           for (const account of accounts) if (sink === undefined || sink === account.name) account.nudged(now, flushMillis)

@@ -163,6 +163,68 @@ describe("SinkAccount: hand-offs", () => {
     }))
 })
 
+describe("SinkAccount: what other instances handed off", () => {
+  it.effect("a hint makes batches due like a hand-off, rings the doorbell, and never keeps the account from being idle", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.hinted(30, 300, 5000)
+      assert.isTrue(account.hasPending())
+      assert.isTrue(account.idle())
+      assert.isTrue(yield* latchOpen(account))
+      assert.strictEqual(yield* Queue.size(account.doorbell), 1)
+      assert.strictEqual(account.dueIn(5000, 1000), 1000)
+      assert.isFalse(account.full(50, 1_000_000))
+      // Its own and the others' together fill a batch, by count or bytes.
+      account.handedOff(20, 0, 200, 5500)
+      assert.isTrue(account.full(50, 1_000_000))
+      assert.isTrue(account.full(1_000, 500))
+      assert.strictEqual(account.dueIn(5500, 1000), 500)
+      assert.deepStrictEqual(account.snapshot().handedOff, 20)
+    }))
+
+  it.effect("a claim takes from its own first, then from the hint, and is sure of what it took", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(2, 0, 20, 1000)
+      account.hinted(3, 30, 1000)
+      const claim = s.claim(entries(4), account.beforeClaim())
+      claim.settle(4, 0, [])
+      // One hinted event is left: due, but not this instance's to wait for.
+      assert.isTrue(account.hasPending())
+      assert.isTrue(account.idle())
+      // More than it knew of, its own and hinted together: unsure until a claim answers nothing.
+      const more = s.claim(entries(3), account.beforeClaim())
+      more.settle(3, 0, [])
+      assert.isFalse(account.idle())
+      s.claim([], account.beforeClaim())
+      assert.isTrue(account.idle())
+      assert.isFalse(account.hasPending())
+    }))
+
+  it.effect("a claim that answered nothing forgets the hints, unless one came since beforeClaim", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.hinted(5, 50, 1000)
+      const before = account.beforeClaim()
+      account.hinted(1, 10, 1100)
+      s.claim([], before)
+      assert.isTrue(account.hasPending())
+      s.claim([], account.beforeClaim())
+      assert.isFalse(account.hasPending())
+      assert.strictEqual(account.dueIn(7000, 1000), 1000)
+    }))
+
+  it.effect("a stopped sink takes no hints", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.stop("401", 1000)
+      account.hinted(5, 50, 1000)
+      assert.isFalse(account.hasPending())
+    }))
+})
+
 describe("SinkAccount: claims and the settled latch", () => {
   it.effect("a claim of everything keeps it closed until the claim is settled; counts are exact", () =>
     Effect.gen(function*() {
