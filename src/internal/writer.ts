@@ -66,19 +66,30 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
           )
         })
       const { handoffs, tallies } = options.select?.(group) ?? { handoffs: group, tallies: [] }
+      let failingSince: number | undefined
       return store.handOff(options.sinks, handoffs, tallies).pipe(
         Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(3)))),
         // A store that may come back (a database restarting, a connection lost): patience, the
         // events waiting in memory (new ones past the queue's bound are dropped, and counted).
+        // Said once, when the quick retries first fail (this runs again on every patient retry).
         Effect.tapError((error) =>
-          error.transient === true
-            ? Effect.logWarning(`event-vacuum: the state store is failing (${error.description}); retrying for up to ${Duration.format(PATIENCE)}, ${events} event(s) waiting in memory`)
+          error.transient === true && failingSince === undefined
+            ? Effect.zipRight(
+              Effect.map(Clock.currentTimeMillis, (now) => (failingSince = now)),
+              Effect.logWarning(`event-vacuum: the state store is failing (${error.description}); retrying for up to ${Duration.format(PATIENCE)}, ${events} event(s) waiting in memory`)
+            )
             : Effect.void
         ),
         Effect.retry({ schedule: patient, while: (error) => error.transient === true }),
         Effect.matchEffect({
           onFailure: (error) => fail("could not store", error),
-          onSuccess: (results) => Effect.map(Clock.currentTimeMillis, (now) => options.onStored(results, bytes, events, now))
+          onSuccess: (results) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              options.onStored(results, bytes, events, now)
+              return failingSince === undefined ? Effect.void : Effect.logWarning(
+                `event-vacuum: the state store answers again after ${((now - failingSince) / 1000).toFixed(1)}s; the ${events} event(s) waiting are stored`
+              )
+            })
         }),
         Effect.catchAllDefect((defect) => fail("crashed storing", defect)),
         Effect.ensuring(Effect.sync(() => queue.settled(events, bytes)))
