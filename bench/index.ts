@@ -140,7 +140,7 @@ table([
   ...store.fleet.map((f): [string, string, string] => [
     `fleet of ${f.instances} on one PostgreSQL, ${f.events} events, start to exit`,
     `${fmt(f.eventsPerSec / 1000)}k events/s`,
-    `${fmt(f.seconds)} s`
+    `${fmt(f.seconds)} s, the machine's ${os.cpus().length} cores ${fmt(f.cpuBusy * 100, 0)}% busy`
   ])
 ])
 

@@ -21,7 +21,7 @@ import { builtBin, cleanEnv } from "./cli.js"
 export interface StoreResult {
   readonly perEvent: { readonly sqlite: number; readonly pg: number }
   readonly events: number
-  readonly fleet: ReadonlyArray<{ readonly instances: number; readonly events: number; readonly seconds: number; readonly eventsPerSec: number }>
+  readonly fleet: ReadonlyArray<{ readonly instances: number; readonly events: number; readonly seconds: number; readonly eventsPerSec: number; readonly cpuBusy: number }>
 }
 
 /** Hand-off in groups of 256 evaluations of 10 events, then claim 500 and acknowledge, until empty: µs per event. */
@@ -52,6 +52,17 @@ const cycle = (events: number) =>
 const exited = (child: ReturnType<typeof spawn>) =>
   new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)))
 
+/** The machine's CPU time so far, busy and in all, over every core (ms). */
+const cpuTimes = (): { busy: number; total: number } => {
+  let busy = 0
+  let total = 0
+  for (const { times } of os.cpus()) {
+    busy += times.user + times.nice + times.sys + times.irq
+    total += times.user + times.nice + times.sys + times.irq + times.idle
+  }
+  return { busy, total }
+}
+
 export const runStoreBench = async (options: { readonly quick: boolean }): Promise<StoreResult> => {
   const events = options.quick ? 5_000 : 50_000
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-store-"))
@@ -74,6 +85,7 @@ export const runStoreBench = async (options: { readonly quick: boolean }): Promi
           writeNdjson(file, records)
           return file
         })
+        const cpuBefore = cpuTimes()
         const start = process.hrtime.bigint()
         const codes = await Promise.all(inputs.map((file, i) =>
           exited(spawn(process.execPath, [bin, "run", file], {
@@ -87,13 +99,15 @@ export const runStoreBench = async (options: { readonly quick: boolean }): Promi
           }))
         ))
         const seconds = Number(process.hrtime.bigint() - start) / 1e9
+        const cpuAfter = cpuTimes()
+        const busy = (cpuAfter.busy - cpuBefore.busy) / Math.max(1, cpuAfter.total - cpuBefore.total)
         if (codes.some((c) => c !== 0)) throw new Error(`store bench: a fleet run of ${instances} exited ${codes.join(", ")}`)
         let delivered = 0
         for (let i = 0; i < instances; i++) {
           delivered += fs.readFileSync(path.join(dir, `out-${instances}-${i}.ndjson`), "utf8").split("\n").filter((l) => l !== "").length
         }
         if (delivered !== total) throw new Error(`store bench: the fleet of ${instances} delivered ${delivered} of ${total}`)
-        fleet.push({ instances, events: total, seconds, eventsPerSec: total / seconds })
+        fleet.push({ instances, events: total, seconds, eventsPerSec: total / seconds, cpuBusy: busy })
       } finally {
         fleetDb.drop()
       }

@@ -546,7 +546,13 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
                 SET lease_owner = NULL, lease_until = NULL, attempts = attempts + 1, last_error = ${error}
                 WHERE sink = ${sink} AND lease_owner = ${owner} AND ${sql.in("seq", chunk)}`,
         { discard: true }
-      ).pipe(sql.withTransaction, Effect.mapError(fail("release")), rescue("release"))
+      ).pipe(
+        // Handed back (a run closing mid-send, a batch put off): another instance may take it now.
+        Effect.zipRight(announce(new Map([[sink, { events: seqs.length, bytes: 0 }]]))),
+        sql.withTransaction,
+        Effect.mapError(fail("release")),
+        rescue("release")
+      )
 
     const deadLetter: DedupeStore["Type"]["deadLetter"] = (sink, owner, refused) =>
       Effect.gen(function*() {

@@ -46,7 +46,7 @@ describe("DedupeStore (PostgreSQL only)", () => {
       assert.deepStrictEqual(again.get("a"), { events: 0, duplicates: 2 })
     }), { timeout: 30_000 })
 
-  it.scopedLive("each instance hears what the others hand off and replay, not what it does itself, and hears again after its listener is cut off", () =>
+  it.scopedLive("each instance hears what the others hand off, replay and hand back, not what it does itself, and hears again after its listener is cut off", () =>
     Effect.gen(function*() {
       const db = yield* database
       const one = Context.get(yield* Layer.build(Pg.layer({ url: db.url })), DedupeStore)
@@ -90,6 +90,10 @@ describe("DedupeStore (PostgreSQL only)", () => {
       yield* two.replayDeadLetters({ sink: "a" })
       assert.deepStrictEqual((yield* Queue.take(heardByOne)).events, 2)
       assert.deepStrictEqual((yield* Queue.take(heardByOne)).events, 1)
+      // A batch handed back unsent (a run closing mid-send) is for the others to take now.
+      const held = yield* one.claim("b", { owner: "y", maxEvents: 2, maxBytes: 1e9, leaseMillis: 60_000 })
+      yield* one.release("b", "y", held.map((e) => e.seq))
+      assert.deepStrictEqual(yield* Queue.take(heardByTwo), { sink: "b", events: 2, bytes: 0 })
 
       // Nothing either heard of its own.
       yield* Effect.promise(() => sleep(200))
