@@ -48,6 +48,9 @@ const sinkLayer = (kind: TransportKind) => {
     case "kinesis":
       // The AWS SDK loads only where a kinesis sink is asked for.
       return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Transport/Kinesis.js")), (k) => k.layerConfig()))
+    case "otlp":
+      // protobuf.js and the schema load only where an otlp sink is asked for.
+      return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Transport/Otlp.js")), (o) => o.layerConfig()))
   }
 }
 

@@ -98,6 +98,17 @@ export const deadLetteredEvents = Metric.counter("component_dead_lettered_events
 })
 
 /**
+ * Records a receiver took in a batch it acknowledged yet said it dropped
+ * (an OTLP partial success), by `sink`: not sent again.
+ *
+ * @since 0.3.0
+ */
+export const partiallyRejectedEvents = Metric.counter("component_partially_rejected_events_total", {
+  description: "Events a receiver acknowledged in a batch but said it dropped (OTLP partial success).",
+  incremental: true
+})
+
+/**
  * Failed sends, by `sink` and `reason`.
  *
  * @since 0.1.0

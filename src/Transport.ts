@@ -64,7 +64,13 @@ export const allAccepted = (n: number): ReadonlyArray<EventStatus> => new Array<
 export class TransportError extends Schema.TaggedError<TransportError>()("TransportError", {
   sink: Schema.String,
   reason: Schema.Literal("Unavailable", "Timeout", "TooLarge", "Rejected"),
-  description: Schema.String
+  description: Schema.String,
+  /**
+   * How long the receiver asked to be left alone (an HTTP `Retry-After`), in
+   * milliseconds: the next attempt waits at least this long, or the
+   * schedule's delay when that is longer.
+   */
+  retryAfterMillis: Schema.optional(Schema.Number)
 }) {
   override get message(): string {
     return `sink ${this.sink}: ${this.reason}: ${this.description}`

@@ -19,7 +19,7 @@ const keysInSource = (): Set<string> => {
       const file = path.join(dir, entry.name)
       if (entry.isDirectory()) walk(file)
       else if (file.endsWith(".ts")) {
-        for (const m of fs.readFileSync(file, "utf8").matchAll(/"((?:EVENT_VACUUM|HONEYCOMB|KINESIS)_[A-Z_]*[A-Z])"/g)) keys.add(m[1]!)
+        for (const m of fs.readFileSync(file, "utf8").matchAll(/"((?:EVENT_VACUUM|HONEYCOMB|KINESIS|OTLP|OTEL)_[A-Z_]*[A-Z])"/g)) keys.add(m[1]!)
       }
     }
   }

@@ -13,6 +13,7 @@ import * as FileSink from "../internal/settings/file.js"
 import * as Follow from "../internal/settings/follow.js"
 import * as Honeycomb from "../internal/settings/honeycomb.js"
 import * as Kinesis from "../internal/settings/kinesis.js"
+import * as Otlp from "../internal/settings/otlp.js"
 import * as Sqlite from "../internal/settings/state.js"
 import * as StatePg from "../internal/settings/statePg.js"
 import * as Vacuum from "../internal/settings/vacuum.js"
@@ -46,7 +47,8 @@ const vacuumGroups: ReadonlyArray<Group> = [
   { title: "Intake and delivery", settings: values(Vacuum.settings) },
   { title: "Console and file sinks", settings: [...values(ConsoleSink.settings), ...values(FileSink.settings)] },
   { title: "Honeycomb sink", settings: values(Honeycomb.settings) },
-  { title: "Kinesis sink", settings: values(Kinesis.settings) }
+  { title: "Kinesis sink", settings: values(Kinesis.settings) },
+  { title: "OTLP sink", settings: values(Otlp.settings) }
 ]
 
 /**

@@ -134,6 +134,7 @@ export const deliver = (
 
     const gaveUp = yield* retrying(settings.retry, attempt, {
       retryable,
+      atLeast: (failure) => (failure._tag === "TransportError" ? failure.retryAfterMillis : undefined),
       onFailure: (failure) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const reason = failure._tag === "RetryLater" ? "event_retry" : failure._tag === "SinkCrashed" ? "crashed" : failure.reason

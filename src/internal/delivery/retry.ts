@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Effect, Either, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Either, Option, Schedule } from "effect"
 
 /** Answers the failure it gave up on, or none when an attempt succeeded. */
 export const retrying = <E>(
@@ -20,6 +20,8 @@ export const retrying = <E>(
     readonly retryable: (failure: E) => boolean
     /** Every failed attempt, retried or not. */
     readonly onFailure: (failure: E) => Effect.Effect<void>
+    /** The least the next attempt waits after this failure, in ms (a receiver's `Retry-After`). */
+    readonly atLeast?: ((failure: E) => number | undefined) | undefined
   }
 ): Effect.Effect<Option.Option<E>> =>
   Effect.gen(function*() {
@@ -30,6 +32,13 @@ export const retrying = <E>(
       const failure = outcome.left
       yield* options.onFailure(failure)
       if (!options.retryable(failure)) return Option.some(failure)
+      const waitedFrom = yield* Clock.currentTimeMillis
       if (Either.isLeft(yield* Effect.either(driver.next(failure)))) return Option.some(failure)
+      // The schedule's delay, then the rest of what the receiver asked for when that is longer.
+      const least = options.atLeast?.(failure)
+      if (least !== undefined && least > 0) {
+        const rest = least - ((yield* Clock.currentTimeMillis) - waitedFrom)
+        if (rest > 0) yield* Effect.sleep(Duration.millis(rest))
+      }
     }
   })

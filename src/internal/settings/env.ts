@@ -11,7 +11,7 @@ import * as Setting from "../../Setting.js"
  *
  * @since 0.1.0
  */
-export const transportKinds = ["console", "file", "honeycomb", "kinesis"] as const
+export const transportKinds = ["console", "file", "honeycomb", "kinesis", "otlp"] as const
 
 /**
  * @since 0.1.0

@@ -119,28 +119,28 @@ export const selectionSettings = (prefix: string, sink?: string) => ({
     default: "all",
     doc: sink === undefined
       ? "only these processes: ids separated by commas, or @FILE with one id a line (re-read when it changes)"
-      : `the ${sink} sink takes only these processes (as EVENT_VACUUM_PROCESSES), of those the vacuum takes`
+      : `only these processes, of the vacuum's (as EVENT_VACUUM_PROCESSES)`
   }),
   excludeProcesses: Setting.make(processList, {
     env: `${prefix}EXCLUDE_PROCESSES`,
     default: "none",
     doc: sink === undefined
       ? "never these processes: ids separated by commas, or @FILE with one id a line (re-read when it changes)"
-      : `the ${sink} sink never takes these processes (as EVENT_VACUUM_EXCLUDE_PROCESSES)`
+      : `never these processes (as EVENT_VACUUM_EXCLUDE_PROCESSES)`
   }),
   budgetEvents: Setting.make(budget, {
     env: `${prefix}BUDGET_EVENTS`,
     default: "unlimited",
     doc: sink === undefined
       ? "events a process may send per minute of its evaluation time; over it, 1 in N is kept, chosen by eventId"
-      : `the ${sink} sink's own events budget (as EVENT_VACUUM_BUDGET_EVENTS); the stricter of the two applies`
+      : `its own events budget (as EVENT_VACUUM_BUDGET_EVENTS); the stricter applies`
   }),
   budgetBytes: Setting.make(budget, {
     env: `${prefix}BUDGET_BYTES`,
     default: "unlimited",
     doc: sink === undefined
       ? "bytes of event data a process may send per minute of its evaluation time; over it, 1 in N is kept"
-      : `the ${sink} sink's own bytes budget (as EVENT_VACUUM_BUDGET_BYTES); the stricter of the two applies`
+      : `its own bytes budget (as EVENT_VACUUM_BUDGET_BYTES); the stricter applies`
   })
 })
 
