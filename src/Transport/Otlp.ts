@@ -142,7 +142,9 @@ export const make = (input: Options = {}): Effect.Effect<Sink, TransportConfigEr
   Effect.gen(function*() {
     const name = input.name ?? "otlp"
     const configError = (description: string) => new TransportConfigError({ description: `sink ${name}: ${description}` })
-    const options = yield* Setting.decode(settings, input, `sink ${name}`).pipe(Effect.mapError((e) => configError(e.message)))
+    const options = yield* Setting.decode(settings, input, `sink ${name}`).pipe(
+      Effect.mapError((e) => new TransportConfigError({ description: e.message }))
+    )
     const schema = yield* Effect.try({ try: logsSchema, catch: (e) => configError(describe(e) ?? String(e)) })
 
     const url = logsUrl(options)
