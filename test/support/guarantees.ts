@@ -12,7 +12,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { enrich, reservedKeys } from "../../src/Enrich.js"
+import { enrich, type OutboundEvent, reservedKeys } from "../../src/Enrich.js"
 import { decodeSync, logText } from "../../src/Evaluation.js"
 import { defaultLimits, extract } from "../../src/Extractor.js"
 import { exampleRecords } from "./harness.js"
@@ -69,13 +69,20 @@ export const writeNdjson = (file: string, records: ReadonlyArray<unknown>): void
  */
 export const expectedEvents = (records: ReadonlyArray<unknown>): Map<string, string> => {
   const out = new Map<string, string>()
+  for (const [id, event] of expectedOutbound(records)) out.set(id, event.data)
+  return out
+}
+
+/** The events the records hold, as the sinks get them (id, time, data), by eventId. */
+export const expectedOutbound = (records: ReadonlyArray<unknown>): Map<string, OutboundEvent> => {
+  const out = new Map<string, OutboundEvent>()
   for (const record of records) {
     const decoded = decodeSync(record)
     if (Either.isLeft(decoded) || decoded.right.readOnly) continue
     const text = logText(decoded.right.output)
     if (text._tag !== "Text") continue
     const extraction = extract(text.text, defaultLimits, reservedKeys)
-    for (const event of enrich(decoded.right, extraction.events, text.failed)) out.set(event.id, event.data)
+    for (const event of enrich(decoded.right, extraction.events, text.failed)) out.set(event.id, event)
   }
   return out
 }

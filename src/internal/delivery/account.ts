@@ -48,6 +48,8 @@ export class SinkAccount {
   private readonly counts = { handedOff: 0, duplicates: 0, delivered: 0, deadLettered: 0, retries: 0, takenOver: 0 }
   /** While set, partial batches go at once. */
   private flushingNow = false
+  /** The receiver asked to be left alone until then (a `Retry-After`), epoch ms: no loop sends before. */
+  private quietUntil = 0
   private readonly tag: MetricLabel.MetricLabel
 
   private constructor(
@@ -154,6 +156,16 @@ export class SinkAccount {
     this.hintedAt ??= now
     this.handoffs++
     this.ring()
+  }
+
+  /** The receiver asked (a `Retry-After`) that nothing be sent for `millis` from `now`. */
+  quiet(now: number, millis: number): void {
+    this.quietUntil = Math.max(this.quietUntil, now + millis)
+  }
+
+  /** Millis until the receiver may be sent to again (0: now). */
+  quietFor(now: number): number {
+    return Math.max(0, this.quietUntil - now)
   }
 
   /** Call before a claim; pass the answer to {@link claimed}. */

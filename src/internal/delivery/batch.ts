@@ -109,6 +109,9 @@ export const deliver = (
       // than the lease without another instance taking its events, and a dead owner's claims
       // still come back within one lease. (Between attempts it is not renewed: a batch waiting to
       // be retried may be taken over.)
+      // The receiver asked every loop of the sink to wait (a Retry-After seen by any of them).
+      const quiet = account.quietFor(yield* Clock.currentTimeMillis)
+      if (quiet > 0) yield* Effect.sleep(Duration.millis(quiet))
       const seqs = claim.seqs
       const keepClaimed = Effect.forever(
         Effect.zipRight(Effect.sleep(leaseMillis / 3), Effect.ignore(store.renew(name, claim.owner, seqs, leaseMillis)))
@@ -137,6 +140,7 @@ export const deliver = (
       atLeast: (failure) => (failure._tag === "TransportError" ? failure.retryAfterMillis : undefined),
       onFailure: (failure) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (failure._tag === "TransportError" && failure.retryAfterMillis !== undefined) account.quiet(now, failure.retryAfterMillis)
           const reason = failure._tag === "RetryLater" ? "event_retry" : failure._tag === "SinkCrashed" ? "crashed" : failure.reason
           const cause = failure._tag === "RetryLater"
             ? `the sink asked for some events again: ${failure.reason}`
@@ -201,8 +205,8 @@ const bisect = (
     const store = yield* DedupeStore
     const why = failure._tag === "SinkCrashed"
       ? `the sink failed on this event: ${failure.description}`
-      : `too large for the sink: ${failure.description}`
-    yield* storeCall("dead-letter an event too large for the sink", account)(
+      : `refused by the sink when sent alone: ${failure.description}`
+    yield* storeCall("dead-letter an event the sink refused", account)(
       store.deadLetter(account.name, claim.owner, claim.entries.map((e) => ({ seq: e.seq, reason: why })))
     )
     if (failure._tag === "SinkCrashed") {

@@ -38,6 +38,12 @@ const loop = (account: SinkAccount, settings: DeliverySettings, owner: string): 
         const due = account.dueIn(yield* Clock.currentTimeMillis, flushMillis)
         if (due > 0) yield* waitFor(account, ready, due)
       }
+      // A receiver that asked to be left alone: nothing is claimed (so nothing is taken over and sent) before then.
+      const quiet = account.quietFor(yield* Clock.currentTimeMillis)
+      if (quiet > 0) {
+        yield* Effect.sleep(Duration.millis(quiet))
+        continue
+      }
       const before = account.beforeClaim()
       const batch = yield* store.claim(account.name, { owner, maxEvents, maxBytes, leaseMillis }).pipe(
         Effect.map(Option.some),

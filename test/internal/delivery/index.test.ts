@@ -274,7 +274,7 @@ describe("Vacuum: refusals", () => {
       yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines }))
       yield* settle(v)
       assert.deepStrictEqual(sink.fields().map((f) => f.n), [1, 2, 3, 5])
-      assert.deepStrictEqual((yield* v.store.deadLetters()).map((d) => d.reason), ["too large for the sink: 413"])
+      assert.deepStrictEqual((yield* v.store.deadLetters()).map((d) => d.reason), ["refused by the sink when sent alone: 413"])
     }))
 
   it.scoped("stops a sink whose setting is wrong, keeping its events for the next start", () =>
