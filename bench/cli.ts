@@ -102,7 +102,7 @@ const writeCopies = (file: string, records: ReadonlyArray<Record<string, unknown
 
 /** The environment without any setting of ours: the bench gives its own. */
 export const cleanEnv = (): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("EVENT_VACUUM_") && !key.startsWith("HONEYCOMB_") && !key.startsWith("KINESIS_")))
+  Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("EVENT_VACUUM_") && !key.startsWith("HONEYCOMB_") && !key.startsWith("KINESIS_") && !key.startsWith("OTLP_") && !key.startsWith("OTEL_")))
 
 /** Runs the bin to its exit; answers the wall seconds and its stderr, or throws when it failed. */
 export const timeCli = (

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { runCliBench, runFollowBench, runStartupBench } from "./cli.js"
 import { runKinesisBench } from "./kinesis.js"
+import { runOtlpBench } from "./otlp.js"
 import { runStoreBench } from "./store.js"
 import { printDeliveryTable, runDeliveryBench } from "./delivery.js"
 import { runLatencyBench } from "./latency.js"
@@ -131,6 +132,17 @@ table([
   ["bytes per event: record data + partition key / as sent (base64, framed)", `${fmt(kinesis.recordBytes, 0)} / ${fmt(kinesis.wireBytes, 0)}`, ""]
 ])
 
+// The OTLP sink, end to end in each protocol beside our Honeycomb sink, and its encoding's own cost.
+const otlp = await runOtlpBench({ quick })
+console.log(`\nOTLP: event-vacuum run into a local OTLP/HTTP receiver (decoding with the official schema), ${otlp.protobuf.events} events, start to exit, gzipped`)
+table([
+  ["OTLP http/protobuf: events/s, start to exit", `${fmt(otlp.protobuf.eventsPerSec / 1000)}k events/s`, `${fmt(otlp.protobuf.seconds)} s, ${fmt(otlp.protobuf.wireBytesPerEvent, 0)} wire bytes per event`],
+  ["OTLP http/json: events/s, start to exit", `${fmt(otlp.json.eventsPerSec / 1000)}k events/s`, `${fmt(otlp.json.seconds)} s, ${fmt(otlp.json.wireBytesPerEvent, 0)} wire bytes per event`],
+  ["beside it, our Honeycomb sink into the local Honeycomb", `${fmt(otlp.honeycomb.eventsPerSec / 1000)}k events/s`, `${fmt(otlp.honeycomb.seconds)} s, ${fmt(otlp.honeycomb.wireBytesPerEvent, 0)} wire bytes per event`],
+  ["encoding, http/protobuf: per event (build + encode)", `${fmt(otlp.encode.protobuf.micros, 2)} µs`, `${fmt(otlp.encode.protobuf.rawBytes, 0)} bytes, ${fmt(otlp.encode.protobuf.gzipBytes, 0)} gzipped`],
+  ["encoding, http/json: per event (build + encode)", `${fmt(otlp.encode.json.micros, 2)} µs`, `${fmt(otlp.encode.json.rawBytes, 0)} bytes, ${fmt(otlp.encode.json.gzipBytes, 0)} gzipped`]
+])
+
 // The state store on each engine, and a fleet of instances on one PostgreSQL.
 const store = await runStoreBench({ quick })
 console.log(`\nThe state store: hand-off + claim + acknowledge, ${store.events} events of ~340 bytes; a fleet of event-vacuum run on one PostgreSQL`)
@@ -168,6 +180,7 @@ const results = {
   startup,
   follow: followed,
   kinesis,
+  otlp,
   store
 }
 const out = path.join(here, "results.json")

@@ -64,10 +64,16 @@ export interface Noted {
 /** Top-level fields whose (string) value names the event, first found wins. */
 const NAMES = new Set(["Action", "action", "Event", "event", "name", "Name"])
 
-/** A one-pass reader of JSON text (valid: the vacuum wrote it) into AnyValues. */
+/** A one-pass reader of JSON text (valid: the vacuum wrote it) into AnyValues; one, reused, for every event. */
 class Reader {
   i = 0
-  constructor(readonly s: string, readonly ints: Ints) {}
+  s = ""
+  ints: Ints = "protobuf"
+  reset(s: string, ints: Ints, at: number): void {
+    this.s = s
+    this.ints = ints
+    this.i = at
+  }
 
   private space(): void {
     const s = this.s
@@ -148,6 +154,7 @@ class Reader {
   /** An object's members, nulls left out; `noted` (top level only) collects what the record needs. */
   object(noted: Noted | undefined): Array<KeyValue> {
     const out: Array<KeyValue> = []
+    // A repeated key is found by looking back over the few before it, or through a map in a large object.
     let at: Map<string, number> | undefined
     this.i++
     this.space()
@@ -164,10 +171,22 @@ class Reader {
       if (value !== null) {
         if (noted !== undefined) note(noted, key, value)
         // A key seen again keeps its last value, in its first place.
-        at ??= new Map()
-        const seen = at.get(key)
+        let seen: number | undefined
+        if (at === undefined && out.length >= 32) {
+          at = new Map()
+          for (let k = 0; k < out.length; k++) at.set(out[k]!.key, k)
+        }
+        if (at !== undefined) seen = at.get(key)
+        else {
+          for (let k = 0; k < out.length; k++) {
+            if (out[k]!.key === key) {
+              seen = k
+              break
+            }
+          }
+        }
         if (seen === undefined) {
-          at.set(key, out.length)
+          at?.set(key, out.length)
           out.push({ key, value })
         } else {
           out[seen] = { key, value }
@@ -195,14 +214,19 @@ const note = (noted: Noted, key: string, value: AnyValue): void => {
  * The event's data as attributes, and what the record's severity, name and
  * body are made of. Throws on text that is not a JSON object.
  */
+const reader = new Reader()
+
 export const readEvent = (data: string, ints: Ints): { readonly attributes: Array<KeyValue>; readonly noted: Noted } => {
-  const reader = new Reader(data, ints)
   const noted: Noted = { failed: false, name: undefined, error: undefined, processId: undefined, nonce: undefined, cron: undefined }
   let start = 0
   while (data.charCodeAt(start) === 32 || data.charCodeAt(start) === 10 || data.charCodeAt(start) === 9) start++
   if (data.charCodeAt(start) !== 123) throw new Error("the event's data is not a JSON object")
-  reader.i = start
-  return { attributes: reader.object(noted), noted }
+  reader.reset(data, ints, start)
+  try {
+    return { attributes: reader.object(noted), noted }
+  } finally {
+    reader.reset("", ints, 0)
+  }
 }
 
 const clipped = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text)
@@ -248,7 +272,8 @@ export interface LogRecord {
   readonly severityText: string
   readonly body: AnyValue
   readonly attributes: ReadonlyArray<KeyValue>
-  readonly eventName?: string
+  /** The event's name; an empty string (left off the wire) when it has none. */
+  readonly eventName: string
 }
 
 /**
@@ -264,14 +289,14 @@ export const toLogRecord = (
   const { attributes, noted } = readEvent(event.data, ints)
   const rate = event.sampleRate
   if (rate !== undefined && rate > 1) attributes.push({ key: "SampleRate", value: { intValue: ints === "json" ? String(rate) : rate } })
-  const record: LogRecord = {
+  // One shape for every record: an absent name is the empty string, which protobuf leaves off the wire.
+  return {
     timeUnixNano: nanos(event.time, ints),
     observedTimeUnixNano: observed,
     severityNumber: noted.failed ? SEVERITY_ERROR : SEVERITY_INFO,
     severityText: noted.failed ? "ERROR" : "INFO",
     body: { stringValue: bodyOf(noted) },
     attributes,
-    ...(noted.name === undefined ? {} : { eventName: noted.name })
+    eventName: noted.name ?? ""
   }
-  return record
 }
