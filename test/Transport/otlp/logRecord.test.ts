@@ -105,7 +105,7 @@ describe("otlp/logRecord", () => {
     assert.strictEqual(failed.severityNumber, SEVERITY_ERROR)
     assert.strictEqual(failed.severityText, "ERROR")
     assert.deepStrictEqual(failed.body, { stringValue: "event failed: insufficient balance (process P, nonce 4, cron 1-10-minutes)" })
-    assert.isUndefined(failed.eventName)
+    assert.strictEqual(failed.eventName, "")
     assert.deepStrictEqual(failed.attributes.at(-1), { key: "SampleRate", value: { intValue: 8 } })
     assert.strictEqual(bodyOf({ failed: false, name: undefined, error: undefined, processId: undefined, nonce: undefined, cron: undefined }), "event")
   })
