@@ -17,6 +17,7 @@
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { settings } from "./internal/settings/env.js"
+import type { Health } from "./Prometheus.js"
 import type { Snapshot, VacuumSummary } from "./Vacuum.js"
 
 /**
@@ -42,6 +43,14 @@ export interface VacuumHandle {
   /** Resolves true once the sinks have sent what they know of, false after `timeoutMillis`. */
   readonly drain: (timeoutMillis?: number) => Promise<boolean>
   readonly snapshot: () => Promise<Snapshot>
+  /**
+   * The vacuum's metrics in the Prometheus text format (serve it with
+   * `Prometheus.contentType`), for the CU's own `/metrics` route. Reads the
+   * store at most once a second, and never waits on it more than two.
+   */
+  readonly metrics: () => Promise<string>
+  /** `ok`, `degraded` (a sink retrying, the store failing) or `stopped` (a sink stopped), with the reason per sink. */
+  readonly health: () => Promise<Health>
   /** Stores what is queued, gives the sinks their shutdown time, and closes the state file. */
   readonly close: () => Promise<void>
 }
@@ -78,6 +87,8 @@ export const createVacuum = async (options: Options = {}): Promise<VacuumHandle>
       flush: () => Promise.resolve(),
       drain: () => Promise.resolve(true),
       snapshot: () => import("./internal/adapter.js").then((running) => running.disabledSnapshot()),
+      metrics: () => import("./internal/adapter.js").then((running) => running.disabledMetrics()),
+      health: () => Promise.resolve({ status: "ok", store: { status: "ok" }, sinks: [] }),
       close: () => {
         closed = true
         return Promise.resolve()

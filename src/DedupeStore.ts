@@ -132,6 +132,8 @@ export interface SinkStats {
   /** Of those, how many a delivery fiber holds right now. */
   readonly inFlight: number
   readonly deadLetters: number
+  /** When the oldest event waiting was handed off (epoch ms); none when nothing waits. */
+  readonly oldestAt?: number
   /** Its last delivery attempt failed, and it has not answered since. */
   readonly failing?: SinkTrouble
   /** It stopped for good. */

@@ -97,6 +97,10 @@ export interface SinkSnapshot {
   readonly stopped?: string
   /** Why the last send failed, while the sink has not answered since (it is being retried). */
   readonly lastError?: string
+  /** When the oldest event waiting in the outbox was handed off (epoch ms); none when nothing waits. */
+  readonly oldestWaitingAt?: number
+  /** When this instance last had events of the sink acknowledged (epoch ms); none yet. */
+  readonly lastDeliveryAt?: number
 }
 
 /**

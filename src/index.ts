@@ -35,6 +35,9 @@ export * as Setting from "./Setting.js"
 /** The CU-facing service: vacuum an evaluation, flush, drain, snapshot. */
 export * as Vacuum from "./Vacuum.js"
 
+/** The vacuum's metrics in the Prometheus text format, and its health. */
+export * as Prometheus from "./Prometheus.js"
+
 /** Durable watermarks, outboxes and dead letters: the interface. */
 export * as DedupeStore from "./DedupeStore.js"
 

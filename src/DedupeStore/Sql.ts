@@ -674,14 +674,14 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
 
     const stats: DedupeStore["Type"]["stats"] = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const waiting = yield* sql<{ sink: string; waiting: number; bytes: number; in_flight: number }>`
+      const waiting = yield* sql<{ sink: string; waiting: number; bytes: number; in_flight: number; oldest: number }>`
         SELECT sink, COUNT(*) AS waiting, SUM(bytes) AS bytes,
-          SUM(CASE WHEN lease_until > ${now} THEN 1 ELSE 0 END) AS in_flight
+          SUM(CASE WHEN lease_until > ${now} THEN 1 ELSE 0 END) AS in_flight, MIN(created_at) AS oldest
         FROM event_vacuum_outbox GROUP BY sink`
       const dead = yield* sql<{ sink: string; dead: number }>`
         SELECT sink, COUNT(*) AS dead FROM event_vacuum_dead_letter GROUP BY sink`
       const noted = yield* sql<SinkRow>`SELECT sink, state, cause, since FROM event_vacuum_sink`
-      const bySink = new Map<string, { waiting: number; waitingBytes: number; inFlight: number; deadLetters: number }>()
+      const bySink = new Map<string, { waiting: number; waitingBytes: number; inFlight: number; deadLetters: number; oldestAt?: number }>()
       const conditions = new Map<string, SinkCondition>()
       const entry = (sink: string) => {
         let e = bySink.get(sink)
@@ -693,6 +693,7 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
         e.waiting = Number(row.waiting)
         e.waitingBytes = Number(row.bytes)
         e.inFlight = Number(row.in_flight)
+        if (row.oldest !== null && row.oldest !== undefined) e.oldestAt = Number(row.oldest)
       }
       for (const row of dead) entry(row.sink).deadLetters = Number(row.dead)
       for (const row of noted) {

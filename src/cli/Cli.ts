@@ -24,6 +24,8 @@ import * as Setting from "../Setting.js"
 import { jsonLine } from "../Transport/Console.js"
 import type { SinkSnapshot, Snapshot, VacuumSummary } from "../Vacuum.js"
 import * as Vacuum from "../Vacuum.js"
+import * as MetricsServer from "../internal/metricsServer.js"
+import * as Scrape from "../internal/scrape.js"
 import { cliSettings, followSettings, settings } from "./commands.js"
 import { bad, blank, CliError, lineChunks, parseRecord, where, writeOut } from "./input.js"
 import type { Given } from "./state.js"
@@ -241,17 +243,35 @@ const preflight = (file: string) =>
     })
   })
 
+/**
+ * `--metrics-address`: the run's metrics and health on an endpoint of their
+ * own, for as long as the scope (the run) lasts; one line says where.
+ */
+const metricsEndpoint = (vacuum: Vacuum.Vacuum["Type"]) =>
+  Effect.gen(function*() {
+    const address = yield* Setting.configOf(cliSettings.metricsAddress)
+    if (address === "none") return
+    const parsed = MetricsServer.parseAddress(address)
+    if (typeof parsed === "string") return yield* new CliError({ description: `EVENT_VACUUM_METRICS_ADDRESS: ${parsed}` })
+    const scraper = yield* Scrape.make(vacuum.snapshot)
+    const endpoint = yield* MetricsServer.serve(parsed, scraper).pipe(
+      Effect.mapError((e) => new CliError({ description: `EVENT_VACUUM_METRICS_ADDRESS: ${e.message}` }))
+    )
+    yield* Console.error(`event-vacuum: metrics on ${endpoint.url}/metrics, health on ${endpoint.url}/health`)
+  })
+
 const run = (given: Given) => {
   const file = fileOf(given)
   return withFlags(
     given,
-    Effect.zipRight(preflight(file), Signals.handled((stopped) => Effect.gen(function*() {
+    Effect.zipRight(preflight(file), Signals.handled((stopped) => Effect.scoped(Effect.gen(function*() {
       // Every setting is read before any work: a bad one stops the run before it prints anything.
       const timeout = yield* drainTimeout
       const shutdownTimeout = yield* Setting.configOf(Vacuum.settings.shutdownTimeout)
       // No progress line where the console sink prints its events on the same terminal.
       const sharesTerminal = process.stdout.isTTY && (yield* Setting.configOf(Env.settings.transports)).includes("console")
       const vacuum = yield* Vacuum.Vacuum
+      yield* metricsEndpoint(vacuum)
       const ticker = process.stderr.isTTY && !sharesTerminal ? yield* Effect.fork(progress(vacuum)) : undefined
       const tally = { bad: 0 }
       const read = vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush, tally, {
@@ -275,7 +295,7 @@ const run = (given: Given) => {
       yield* Console.error(summary(snapshot, tally.bad))
       yield* verdict(signal, done, snapshot)
       yield* refuseBadLines(tally.bad + snapshot.evaluations.invalid)
-    })).pipe(Effect.provide(vacuumLayer)))
+    }))).pipe(Effect.provide(vacuumLayer)))
   )
 }
 
@@ -308,11 +328,12 @@ const follow = (given: Given) =>
       const poll = yield* Setting.configOf(followSettings.cuDbPoll)
       const once = given.options.has("once")
       return yield* Signals.handled((stopped) =>
-        Effect.gen(function*() {
+        Effect.scoped(Effect.gen(function*() {
           const drain = yield* drainTimeout
           const shutdownTimeout = yield* Setting.configOf(Vacuum.settings.shutdownTimeout)
           const sharesTerminal = process.stdout.isTTY && (yield* Setting.configOf(Env.settings.transports)).includes("console")
           const vacuum = yield* Vacuum.Vacuum
+          yield* metricsEndpoint(vacuum)
           let counts: Follow.Counts = { rows: 0, badRows: 0, invalid: 0, processes: 0 }
           const rows = yield* Effect.flatMap(CuDatabase.CuDatabase, (cu) => cu.count)
           if (rows === 0) {
@@ -353,7 +374,7 @@ const follow = (given: Given) =>
               description: `${counts.badRows + counts.invalid} row(s) could not be read as evaluations (each is named above)`
             })
           }
-        })
+        }))
       ).pipe(
         Effect.provide(runningLayer),
         // The CU's database opens first: one that cannot be read opens no state.

@@ -13,6 +13,7 @@ import * as FileSink from "../internal/settings/file.js"
 import * as Follow from "../internal/settings/follow.js"
 import * as Honeycomb from "../internal/settings/honeycomb.js"
 import * as Kinesis from "../internal/settings/kinesis.js"
+import { parseAddress } from "../internal/metricsServer.js"
 import * as Otlp from "../internal/settings/otlp.js"
 import * as Sqlite from "../internal/settings/state.js"
 import * as StatePg from "../internal/settings/statePg.js"
@@ -30,7 +31,20 @@ export const cliSettings = {
     env: "EVENT_VACUUM_DRAIN_TIMEOUT",
     default: "30 seconds",
     doc: "how long run waits for delivery before it exits non-zero"
-  })
+  }),
+  metricsAddress: Setting.make(
+    Setting.text((s) => {
+      if (s === "none") return undefined
+      const parsed = parseAddress(s)
+      return typeof parsed === "string" ? parsed : undefined
+    }),
+    {
+      env: "EVENT_VACUUM_METRICS_ADDRESS",
+      value: "<host:port>",
+      default: "none",
+      doc: "serve GET /metrics and GET /health here while it runs (a port alone: on 127.0.0.1)"
+    }
+  )
 }
 
 const values = <T extends Setting.Table>(t: T) => Setting.all(t)

@@ -7,12 +7,17 @@
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import type { VacuumHandle } from "../Adapter.js"
 import * as Env from "../Env.js"
+import * as Prometheus from "../Prometheus.js"
 import type { Snapshot, VacuumSummary } from "../Vacuum.js"
 import { layerDisabled, Vacuum } from "../Vacuum.js"
+import * as Scrape from "./scrape.js"
 
 /** What a disabled vacuum's snapshot says: nothing received. */
 export const disabledSnapshot = (): Promise<Snapshot> =>
   Effect.runPromise(Effect.flatMap(Vacuum, (v) => v.snapshot).pipe(Effect.provide(layerDisabled)))
+
+/** What a disabled vacuum's metrics say: nothing received, no sink. */
+export const disabledMetrics = (): Promise<string> => disabledSnapshot().then((s) => Prometheus.exposition(s))
 
 const CLOSED: VacuumSummary = { outcome: "closed", events: 0, rejectedLines: 0 }
 
@@ -33,6 +38,7 @@ export const start = async (
     await runtime.dispose()
     throw error
   }
+  const scraper = await runtime.runPromise(Scrape.make(vacuum.snapshot))
   let closed = false
   return {
     vacuum: (evaluation) => {
@@ -42,6 +48,8 @@ export const start = async (
     flush: () => runtime.runPromise(vacuum.flush),
     drain: (timeoutMillis = 30_000) => runtime.runPromise(vacuum.drain(timeoutMillis)),
     snapshot: () => runtime.runPromise(vacuum.snapshot),
+    metrics: () => runtime.runPromise(scraper.metrics),
+    health: () => runtime.runPromise(scraper.health),
     close: async () => {
       if (closed) return
       closed = true

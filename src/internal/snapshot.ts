@@ -47,7 +47,9 @@ export const make = (parts: {
           inFlight: s?.inFlight ?? 0,
           deadLetters: s?.deadLetters ?? 0,
           ...(account.stopped === undefined ? {} : { stopped: account.stopped }),
-          ...(account.lastError === undefined ? {} : { lastError: account.lastError })
+          ...(account.lastError === undefined ? {} : { lastError: account.lastError }),
+          ...(s?.oldestAt === undefined ? {} : { oldestWaitingAt: s.oldestAt }),
+          ...(account.lastDeliveryAt === undefined ? {} : { lastDeliveryAt: account.lastDeliveryAt })
         }
       }),
       ...(Either.isLeft(stats) ? { storeError: stats.left.message } : {})

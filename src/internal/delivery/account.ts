@@ -48,6 +48,8 @@ export class SinkAccount {
   private readonly counts = { handedOff: 0, duplicates: 0, delivered: 0, deadLettered: 0, retries: 0, takenOver: 0 }
   /** While set, partial batches go at once. */
   private flushingNow = false
+  /** When the sink last acknowledged events (epoch ms, this instance's clock); none yet. */
+  private deliveredAt: number | undefined = undefined
   /** The receiver asked to be left alone until then (a `Retry-After`), epoch ms: no loop sends before. */
   private quietUntil = 0
   private readonly tag: MetricLabel.MetricLabel
@@ -199,7 +201,12 @@ export class SinkAccount {
       }
       this.hintedEvents -= beyond
       if (this.hintedEvents <= 0) this.forgetHints()
-      if (this.pendingEvents <= 0) this.forgetPending()
+      if (this.pendingEvents <= 0) {
+        this.forgetPending()
+        // Counted, not known: a claim takes the outbox's oldest, which may be another instance's
+        // hand-offs while this one's still wait. Only a claim that answers nothing says none wait.
+        this.unsure = true
+      }
       // What is left was handed off no earlier than the last event taken.
       else this.oldestAt = Math.max(this.oldestAt ?? 0, entries[entries.length - 1]!.createdAt)
     }
@@ -231,6 +238,11 @@ export class SinkAccount {
     this.failing = undefined
     if (this.stoppedBecause === undefined) this.current = undefined
     return was
+  }
+
+  /** When the sink last acknowledged events, epoch ms. */
+  get lastDeliveryAt(): number | undefined {
+    return this.deliveredAt
   }
 
   /** Why the last send failed, while the sink has not answered since. */
@@ -293,7 +305,10 @@ export class SinkAccount {
     if (n === 0) return
     this.inFlight -= n
     if (how !== "released") this.counts[how] += n
-    if (how === "delivered") Metrics.sentEvents.unsafeUpdate(n, [this.tag])
+    if (how === "delivered") {
+      Metrics.sentEvents.unsafeUpdate(n, [this.tag])
+      this.deliveredAt = Date.now()
+    }
     else if (how === "deadLettered") Metrics.deadLetteredEvents.unsafeUpdate(n, [this.tag])
     this.changed()
   }
