@@ -94,10 +94,10 @@ describe("metrics and health", () => {
       const text = Prometheus.exposition(snapshot)
       const check = yield* Effect.promise(() => promtoolCheck(text))
       assert.isTrue(check.ok, check.output)
-      assert.include(text, `${Prometheus.prefix}sink_stopped{sink="hc",reason="401: the key \\"x\\\\y\\" was\\nrefused"} 1`)
+      assert.include(text, `${Prometheus.prefix}sink_stopped{sink="hc",reason="sink hc: Rejected: 401: the key \\"x\\\\y\\" was\\nrefused"} 1`)
       const health = Prometheus.health(snapshot)
       assert.strictEqual(health.status, "stopped")
-      assert.strictEqual(health.sinks[0]!.reason, `401: the key "x\\y" was\nrefused`)
+      assert.strictEqual(health.sinks[0]!.reason, `sink hc: Rejected: 401: the key "x\\y" was\nrefused`)
     }), { timeout: 30_000 })
 
   it("event-vacuum run --metrics-address: a real Prometheus scrapes it while it runs and finds every event sent; only GET /metrics and /health; a client that never finishes does not hold it open", { timeout: 120_000 }, async () => {

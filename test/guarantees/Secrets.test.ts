@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import * as Env from "../../src/Env.js"
+import * as Prometheus from "../../src/Prometheus.js"
 import { Vacuum } from "../../src/Vacuum.js"
 import { cli, copiesOfExample, sleep } from "../support/guarantees.js"
 import { FakeHoneycomb } from "../support/honeycomb.js"
@@ -100,6 +101,10 @@ describe("secrets: the Honeycomb key", () => {
       }
       assert.include(stopped, "401")
       texts.push(["snapshot (wrong key)", JSON.stringify(yield* two.vacuum.snapshot)])
+      // What an operator's scraper sees: the metrics (reasons as labels) and the health answer.
+      const stoppedSnapshot = yield* two.vacuum.snapshot
+      texts.push(["metrics (wrong key)", Prometheus.exposition(stoppedSnapshot)], ["health (wrong key)", JSON.stringify(Prometheus.health(stoppedSnapshot))])
+      assert.include(Prometheus.exposition(stoppedSnapshot), "401")
       yield* Scope.close(two.scope, Exit.void)
 
       // Bad settings next to the key: the errors name the setting, not the key.
