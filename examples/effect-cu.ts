@@ -4,8 +4,8 @@
  *
  * Run (after `npm run build`): npx tsx examples/effect-cu.ts
  */
-import { Effect, Layer } from "effect"
-import { ConsoleTransport, Transport, Vacuum } from "ao-event-vacuum"
+import { Effect, Layer, Metric } from "effect"
+import { ConsoleTransport, Metrics, Prometheus, Transport, Vacuum } from "ao-event-vacuum"
 import * as SqliteDedupeStore from "ao-event-vacuum/DedupeStore/Sqlite"
 
 // The vacuum on a SQLite state file, printing events as JSON lines.
@@ -38,6 +38,12 @@ const program = Effect.gen(function*() {
   yield* Effect.log(`vacuumed: ${summary.outcome}, ${summary.events} event(s)`)
   // A CU would just keep going; this example waits so the event is printed before it exits.
   yield* vacuum.drain("5 seconds")
+  // Operators' numbers: the Effect Metrics themselves (what an Effect metrics exporter, such as
+  // @effect/opentelemetry's, exports with the CU's own), and the Prometheus text for a /metrics route.
+  const sent = yield* Metric.value(Metrics.sentEvents.pipe(Metric.tagged("sink", "console")))
+  yield* Effect.log(`sent to the console sink: ${sent.count}`)
+  const scrape = Prometheus.exposition(yield* vacuum.snapshot)
+  yield* Effect.log(scrape.split("\n").filter((line) => line.startsWith("event_vacuum_component_sent_events_total")).join("\n"))
 })
 
 // Transport is re-exported for CUs that bring their own sinks.
