@@ -286,6 +286,20 @@ export const make = (
     })
   })
 
+/**
+ * A snapshot of nothing: no evaluation received, no sink.
+ *
+ * @since 0.3.0
+ */
+export const emptySnapshot = (): Snapshot => ({
+  evaluations: { received: 0, readOnly: 0, notAllowed: 0, invalid: 0, noText: 0, failed: 0 },
+  events: { found: 0, repaired: 0 },
+  lines: emptyCounts(),
+  discarded: { buffer_full: 0, store_failed: 0 },
+  queued: { events: 0, bytes: 0 },
+  sinks: []
+})
+
 const DISABLED: VacuumSummary = { outcome: "disabled", events: 0, rejectedLines: 0 }
 
 /**
@@ -310,14 +324,7 @@ export const layerDisabled: Layer.Layer<Vacuum> = Layer.succeed(
     unsafeQueueFull: () => false,
     flush: Effect.void,
     drain: () => Effect.succeed(true),
-    snapshot: Effect.succeed({
-      evaluations: { received: 0, readOnly: 0, notAllowed: 0, invalid: 0, noText: 0, failed: 0 },
-      events: { found: 0, repaired: 0 },
-      lines: emptyCounts(),
-      discarded: { buffer_full: 0, store_failed: 0 },
-      queued: { events: 0, bytes: 0 },
-      sinks: []
-    }),
+    snapshot: Effect.sync(emptySnapshot),
     replayDeadLetters: () => Effect.succeed(0)
   })
 )

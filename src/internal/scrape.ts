@@ -8,10 +8,9 @@
  * @internal
  */
 import { Duration, Effect, Option } from "effect"
-import { emptyCounts } from "../Extractor.js"
 import type { Health } from "../Prometheus.js"
 import * as Prometheus from "../Prometheus.js"
-import type { Snapshot } from "../Vacuum.js"
+import { emptySnapshot, type Snapshot } from "../Vacuum.js"
 
 export interface Scraper {
   readonly snapshot: Effect.Effect<Snapshot>
@@ -33,7 +32,7 @@ export const make = (
         onSome: Effect.succeed,
         onNone: () =>
           Effect.succeed({
-            ...(last ?? EMPTY),
+            ...(last ?? emptySnapshot()),
             storeError: `the state store did not answer within ${Duration.format(bound)}`
           } satisfies Snapshot)
       }))
@@ -45,12 +44,3 @@ export const make = (
       health: Effect.map(cached, Prometheus.health)
     }
   })
-
-const EMPTY: Snapshot = {
-  evaluations: { received: 0, readOnly: 0, notAllowed: 0, invalid: 0, noText: 0, failed: 0 },
-  events: { found: 0, repaired: 0 },
-  lines: emptyCounts(),
-  discarded: { buffer_full: 0, store_failed: 0 },
-  queued: { events: 0, bytes: 0 },
-  sinks: []
-}

@@ -7,9 +7,9 @@
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freePort } from "./ports.js"
 
 const run = (command: string, args: ReadonlyArray<string>): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -17,15 +17,6 @@ const run = (command: string, args: ReadonlyArray<string>): Promise<string> =>
       error === null ? resolve(stdout) : reject(new Error(`${command} ${args.join(" ")}: ${stderr || error.message}`)))
   })
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 export interface Cluster {
   readonly port: number

@@ -23,9 +23,9 @@
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freePort } from "./ports.js"
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 
@@ -134,15 +134,6 @@ export interface PrometheusOptions {
   readonly readyTimeoutMs?: number
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 /** JSON strings are YAML strings: no target or path can break the file. */
 const configYaml = (targets: ReadonlyArray<string>, scrapeInterval: string, metricsPath: string) =>
