@@ -4,6 +4,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { createVacuum } from "../src/Adapter.js"
 import { exampleRecords } from "./support/harness.js"
+import { promtoolCheck } from "./support/prometheus.js"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-adapter-"))
 
@@ -41,6 +42,35 @@ describe("Adapter: a promise-based vacuum for a JavaScript CU", () => {
     assert.deepInclude(snap.sinks[0]!, { name: "file", delivered: 0, duplicates: 121 })
     await second.close()
     assert.strictEqual(fs.readFileSync(out, "utf8").split("\n").filter(Boolean).length, 121)
+  })
+
+  it("answers metrics for the CU's /metrics route and its health; a disabled one answers them too", async () => {
+    const dir = tempDir()
+    const v = await createVacuum({
+      env: {
+        EVENT_VACUUM_ENABLED: "true",
+        EVENT_VACUUM_STATE_PATH: path.join(dir, "state.db"),
+        EVENT_VACUUM_TRANSPORTS: "file",
+        EVENT_VACUUM_FILE_PATH: path.join(dir, "events.ndjson"),
+        EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
+      }
+    })
+    exampleRecords().forEach((r) => v.vacuum(r))
+    assert.isTrue(await v.drain(10_000))
+    const text = await v.metrics()
+    assert.include(text, `event_vacuum_component_sent_events_total{sink="file"} 121\n`)
+    assert.include(text, `event_vacuum_component_received_evaluations_total ${exampleRecords().length}\n`)
+    const check = await promtoolCheck(text)
+    assert.isTrue(check.ok, check.output)
+    assert.deepStrictEqual(await v.health(), { status: "ok", store: { status: "ok" }, sinks: [{ name: "file", status: "ok", waiting: 0 }] })
+    await v.close()
+
+    const off = await createVacuum({ env: {} })
+    const quiet = await off.metrics()
+    assert.include(quiet, "event_vacuum_component_received_evaluations_total 0\n")
+    assert.isTrue((await promtoolCheck(quiet)).ok)
+    assert.strictEqual((await off.health()).status, "ok")
+    await off.close()
   })
 
   it("never throws into the CU: a bad record is a summary", async () => {
