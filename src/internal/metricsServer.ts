@@ -14,18 +14,7 @@ import type { AddressInfo } from "node:net"
 import * as Prometheus from "../Prometheus.js"
 import type { Scraper } from "./scrape.js"
 
-/**
- * `host:port`, `:port` or `port` (127.0.0.1 then); IPv6 hosts in brackets.
- * Answers the host and port, or what is wrong.
- */
-export const parseAddress = (text: string): { readonly host: string; readonly port: number } | string => {
-  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?([0-9]{1,5})$/.exec(text.trim())
-  if (m === null) return "expected host:port (say 127.0.0.1:9464), :port or port"
-  const port = Number(m[2])
-  if (port > 65_535) return `port ${port} is over 65535`
-  const host = m[1] === undefined || m[1] === "" ? "127.0.0.1" : m[1].replace(/^\[|\]$/g, "")
-  return { host, port }
-}
+export { parseAddress } from "./settings/address.js"
 
 export interface Endpoint {
   /** Where it listens, as a URL base (`http://127.0.0.1:9464`). */
