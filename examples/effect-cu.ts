@@ -3,7 +3,12 @@
  * `vacuum` after each evaluation. Type-checked in CI with the rest.
  *
  * Run (after `npm run build`): npx tsx examples/effect-cu.ts
+ * With OTEL_EXPORTER_OTLP_ENDPOINT set (say http://127.0.0.1:4318, a Collector), the vacuum's
+ * Effect Metrics go there too, with the CU's own, through @effect/opentelemetry.
  */
+import * as OtlpMetrics from "@effect/opentelemetry/OtlpMetrics"
+import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, Metric } from "effect"
 import { ConsoleTransport, Metrics, Prometheus, Transport, Vacuum } from "ao-event-vacuum"
 import * as SqliteDedupeStore from "ao-event-vacuum/DedupeStore/Sqlite"
@@ -13,6 +18,16 @@ const VacuumLive = Vacuum.layer({ flushInterval: "200 millis" }).pipe(
   Layer.provide(SqliteDedupeStore.layer({ filename: ".event-vacuum/example-cu.db" })),
   Layer.provide(ConsoleTransport.layer({ format: "json" }))
 )
+
+// The CU's metrics pipeline: every Effect Metric of the process, the vacuum's (event_vacuum's
+// counters and gauges, tagged by sink and reason) among them, exported over OTLP every 10 seconds.
+const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+const MetricsLive = endpoint === undefined
+  ? Layer.empty
+  : OtlpMetrics.layer({ url: `${endpoint.replace(/\/+$/, "")}/v1/metrics`, resource: { serviceName: "ao-cu" }, exportInterval: "10 seconds" }).pipe(
+    Layer.provide(OtlpSerialization.layerJson),
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
 
 // What the CU has after evaluating a message.
 const evaluation = {
@@ -49,4 +64,4 @@ const program = Effect.gen(function*() {
 // Transport is re-exported for CUs that bring their own sinks.
 export type Sinks = Transport.Transport
 
-Effect.runPromise(Effect.provide(program, VacuumLive))
+Effect.runPromise(Effect.provide(program, Layer.merge(VacuumLive, MetricsLive)))

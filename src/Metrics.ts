@@ -1,6 +1,9 @@
 /**
- * The vacuum's own metrics, named as Vector names its component metrics.
- * Per-sink metrics carry a `sink` tag; discards and rejections a `reason`.
+ * The vacuum's own metrics as Effect `Metric`s, named as Vector names its
+ * component metrics, under the `event_vacuum_` prefix (as the Prometheus
+ * text has them), so that they never collide with a CU's own in its
+ * metrics pipeline. Per-sink metrics carry a `sink` tag; discards and
+ * rejections a `reason`.
  *
  * @since 0.1.0
  */
@@ -11,7 +14,7 @@ import { Metric } from "effect"
  *
  * @since 0.1.0
  */
-export const receivedEvaluations = Metric.counter("component_received_evaluations_total", {
+export const receivedEvaluations = Metric.counter("event_vacuum_component_received_evaluations_total", {
   description: "Evaluations handed to the vacuum.",
   incremental: true
 })
@@ -21,7 +24,7 @@ export const receivedEvaluations = Metric.counter("component_received_evaluation
  *
  * @since 0.1.0
  */
-export const receivedEvents = Metric.counter("component_received_events_total", {
+export const receivedEvents = Metric.counter("event_vacuum_component_received_events_total", {
   description: "Events found in evaluation logs.",
   incremental: true
 })
@@ -32,7 +35,7 @@ export const receivedEvents = Metric.counter("component_received_events_total", 
  *
  * @since 0.1.0
  */
-export const rejected = Metric.counter("component_rejected_total", {
+export const rejected = Metric.counter("event_vacuum_component_rejected_total", {
   description: "Log lines rejected and evaluations skipped, by reason.",
   incremental: true
 })
@@ -42,7 +45,7 @@ export const rejected = Metric.counter("component_rejected_total", {
  *
  * @since 0.1.0
  */
-export const discardedEvents = Metric.counter("component_discarded_events_total", {
+export const discardedEvents = Metric.counter("event_vacuum_component_discarded_events_total", {
   description: "Events lost before they reached the store, by reason.",
   incremental: true
 })
@@ -52,7 +55,7 @@ export const discardedEvents = Metric.counter("component_discarded_events_total"
  *
  * @since 0.1.0
  */
-export const bufferedEvents = Metric.counter("buffer_received_events_total", {
+export const bufferedEvents = Metric.counter("event_vacuum_buffer_received_events_total", {
   description: "Events written to a sink's outbox.",
   incremental: true
 })
@@ -62,7 +65,7 @@ export const bufferedEvents = Metric.counter("buffer_received_events_total", {
  *
  * @since 0.1.0
  */
-export const deduplicatedEvents = Metric.counter("component_deduplicated_events_total", {
+export const deduplicatedEvents = Metric.counter("event_vacuum_component_deduplicated_events_total", {
   description: "Events already handed off to the sink (a re-evaluation).",
   incremental: true
 })
@@ -72,7 +75,7 @@ export const deduplicatedEvents = Metric.counter("component_deduplicated_events_
  *
  * @since 0.3.0
  */
-export const sampledEvents = Metric.counter("component_sampled_events_total", {
+export const sampledEvents = Metric.counter("event_vacuum_component_sampled_events_total", {
   description: "Events dropped by sampling, their process over the sink's budget.",
   incremental: true
 })
@@ -82,7 +85,7 @@ export const sampledEvents = Metric.counter("component_sampled_events_total", {
  *
  * @since 0.1.0
  */
-export const sentEvents = Metric.counter("component_sent_events_total", {
+export const sentEvents = Metric.counter("event_vacuum_component_sent_events_total", {
   description: "Events a sink acknowledged.",
   incremental: true
 })
@@ -92,7 +95,7 @@ export const sentEvents = Metric.counter("component_sent_events_total", {
  *
  * @since 0.1.0
  */
-export const deadLetteredEvents = Metric.counter("component_dead_lettered_events_total", {
+export const deadLetteredEvents = Metric.counter("event_vacuum_component_dead_lettered_events_total", {
   description: "Events a sink refused for good.",
   incremental: true
 })
@@ -103,7 +106,7 @@ export const deadLetteredEvents = Metric.counter("component_dead_lettered_events
  *
  * @since 0.3.0
  */
-export const partiallyRejectedEvents = Metric.counter("component_partially_rejected_events_total", {
+export const partiallyRejectedEvents = Metric.counter("event_vacuum_component_partially_rejected_events_total", {
   description: "Events a receiver acknowledged in a batch but said it dropped (OTLP partial success).",
   incremental: true
 })
@@ -113,7 +116,7 @@ export const partiallyRejectedEvents = Metric.counter("component_partially_rejec
  *
  * @since 0.1.0
  */
-export const sendErrors = Metric.counter("component_errors_total", {
+export const sendErrors = Metric.counter("event_vacuum_component_errors_total", {
   description: "Failed sends and store operations, by reason.",
   incremental: true
 })
@@ -123,7 +126,7 @@ export const sendErrors = Metric.counter("component_errors_total", {
  *
  * @since 0.1.0
  */
-export const bufferSizeEvents = Metric.gauge("buffer_size_events", {
+export const bufferSizeEvents = Metric.gauge("event_vacuum_buffer_size_events", {
   description: "Events waiting in a sink's outbox."
 })
 
@@ -132,6 +135,6 @@ export const bufferSizeEvents = Metric.gauge("buffer_size_events", {
  *
  * @since 0.1.0
  */
-export const handoffBufferBytes = Metric.gauge("buffer_size_bytes", {
+export const handoffBufferBytes = Metric.gauge("event_vacuum_buffer_size_bytes", {
   description: "Bytes of events between the CU's call and the store."
 })
