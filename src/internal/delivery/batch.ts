@@ -96,6 +96,13 @@ export const deliver = (
     let first = true
 
     const attempt: Effect.Effect<void, Failure> = Effect.gen(function*() {
+      // The receiver asked every loop of the sink to wait (a Retry-After seen by any of them): before
+      // the claim is checked again, so that what another instance took over meanwhile is not sent.
+      const quiet = account.quietFor(yield* Clock.currentTimeMillis)
+      if (quiet > 0) {
+        yield* Effect.sleep(Duration.millis(quiet))
+        first = false
+      }
       if (!first) {
         // Keep the claim across retries; what another instance took over meanwhile is theirs now.
         const seqs = claim.seqs
@@ -109,9 +116,6 @@ export const deliver = (
       // than the lease without another instance taking its events, and a dead owner's claims
       // still come back within one lease. (Between attempts it is not renewed: a batch waiting to
       // be retried may be taken over.)
-      // The receiver asked every loop of the sink to wait (a Retry-After seen by any of them).
-      const quiet = account.quietFor(yield* Clock.currentTimeMillis)
-      if (quiet > 0) yield* Effect.sleep(Duration.millis(quiet))
       const seqs = claim.seqs
       const keepClaimed = Effect.forever(
         Effect.zipRight(Effect.sleep(leaseMillis / 3), Effect.ignore(store.renew(name, claim.owner, seqs, leaseMillis)))
