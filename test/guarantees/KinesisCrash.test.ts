@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { cli, copiesOfExample, expectedEvents, random, scale, seed, sleep, writeNdjson } from "../support/guarantees.js"
+import { cli, copiesOfExample, killAtRandom, expectedEvents, random, scale, seed, writeNdjson } from "../support/guarantees.js"
 import { startKinesalite, startKinesisProxy } from "../support/kinesis.js"
 
 const BATCH = 40
@@ -47,23 +47,7 @@ describe("crash into Kinesis: SIGKILL at random moments, restarted on the same s
     }
     const context = `seed ${theSeed} (GUARANTEES_SEED=${theSeed} repeats it)`
     try {
-      let realKills = 0
-      for (let k = 0; k < kills; k++) {
-        const run = cli(["run", input], env)
-        const before = proxy.putRecordsCalls
-        const startedAt = Date.now()
-        const moment = (async () => {
-          while (proxy.putRecordsCalls === before && Date.now() - startedAt < 20_000) await sleep(5)
-          await sleep(Math.floor(next() * 300))
-        })()
-        const ended = await Promise.race([run.exited.then(() => true), moment.then(() => false)])
-        if (!ended) {
-          run.kill()
-          realKills++
-        }
-        const exit = await run.exited
-        if (ended) assert.strictEqual(exit.code, 0, `${context}: run ${k} ended by itself but failed:\n${exit.stderr}`)
-      }
+      const realKills = await killAtRandom({ kills, input, env, requests: () => proxy.putRecordsCalls, next, context })
       const last = await cli(["run", input], env).exited
       assert.strictEqual(last.code, 0, `${context}: the last run failed:\n${last.stderr}`)
 

@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { cli, copiesOfExample, expectedOutbound, random, scale, seed, sleep, writeNdjson } from "../support/guarantees.js"
+import { cli, copiesOfExample, killAtRandom, expectedOutbound, random, scale, seed, writeNdjson } from "../support/guarantees.js"
 import { FakeOtlp } from "../support/otlp.js"
 
 const BATCH = 40
@@ -42,23 +42,7 @@ describe("crash over OTLP: SIGKILL at random moments, restarted on the same stat
     }
     const context = `seed ${theSeed} (GUARANTEES_SEED=${theSeed} repeats it)`
     try {
-      let realKills = 0
-      for (let k = 0; k < kills; k++) {
-        const run = cli(["run", input], env)
-        const before = otlp.requests.length
-        const startedAt = Date.now()
-        const moment = (async () => {
-          while (otlp.requests.length === before && Date.now() - startedAt < 20_000) await sleep(5)
-          await sleep(Math.floor(next() * 300))
-        })()
-        const ended = await Promise.race([run.exited.then(() => true), moment.then(() => false)])
-        if (!ended) {
-          run.kill()
-          realKills++
-        }
-        const exit = await run.exited
-        if (ended) assert.strictEqual(exit.code, 0, `${context}: run ${k} ended by itself but failed:\n${exit.stderr}`)
-      }
+      const realKills = await killAtRandom({ kills, input, env, requests: () => otlp.requests.length, next, context })
       const last = await cli(["run", input], env).exited
       assert.strictEqual(last.code, 0, `${context}: the last run failed:\n${last.stderr}`)
 

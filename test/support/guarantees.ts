@@ -118,3 +118,37 @@ export const cli = (args: ReadonlyArray<string>, env: Record<string, string>, op
 }
 
 export const sleep = (millis: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, millis))
+
+/**
+ * The crash tests' kills: `kills` times, `event-vacuum run input` is started
+ * and SIGKILLed at a random moment (up to 300 ms, from `next`) after its first
+ * request, as `requests()` counts them; a run that ends first must exit 0.
+ * Answers how many kills landed.
+ */
+export const killAtRandom = async (options: {
+  readonly kills: number
+  readonly input: string
+  readonly env: Record<string, string>
+  readonly requests: () => number
+  readonly next: () => number
+  readonly context: string
+}): Promise<number> => {
+  let landed = 0
+  for (let k = 0; k < options.kills; k++) {
+    const run = cli(["run", options.input], options.env)
+    const before = options.requests()
+    const startedAt = Date.now()
+    const moment = (async () => {
+      while (options.requests() === before && Date.now() - startedAt < 20_000) await sleep(5)
+      await sleep(Math.floor(options.next() * 300))
+    })()
+    const ended = await Promise.race([run.exited.then(() => true), moment.then(() => false)])
+    if (!ended) {
+      run.kill()
+      landed++
+    }
+    const exit = await run.exited
+    if (ended && exit.code !== 0) throw new Error(`${options.context}: run ${k} ended by itself but failed:\n${exit.stderr}`)
+  }
+  return landed
+}
