@@ -124,10 +124,13 @@ export const deliver = (
         send(account.sink, claim.entries, settings.sendTimeout),
         keepClaimed
       )
-      if (account.answered()) yield* Effect.logInfo(`sink ${name}: sending again`)
       const answer = classify(claim.entries, statuses, attempts, settings.maxEventAttempts)
-      // Events asked for again fail this attempt at once: the sink is not noted as delivering in between.
-      if (answer.again.length === 0) yield* noteCondition(store, account)
+      // A reply that asks for events again is no recovery: the sink stays failing with that cause,
+      // said once, not once a retry (nor noted as delivering in between).
+      if (answer.again.length === 0) {
+        if (account.answered()) yield* Effect.logInfo(`sink ${name}: sending again`)
+        yield* noteCondition(store, account)
+      }
       yield* storeCall("remove acknowledged events", account)(store.acknowledge(name, claim.owner, answer.acknowledged))
       yield* storeCall("dead-letter refused events", account)(store.deadLetter(name, claim.owner, answer.refused))
       claim.settle(answer.acknowledged.length, answer.refused.length, answer.again)

@@ -5,7 +5,7 @@ import * as Sqlite from "../../../src/DedupeStore/Sqlite.js"
 import { Transport } from "../../../src/Transport.js"
 import * as Vacuum from "../../../src/Vacuum.js"
 import { EventStatus, TransportError } from "../../../src/Transport.js"
-import { down, event, exampleRecords, memory, record, RecordingSink, settle, start, tempDb } from "../../support/harness.js"
+import { captureLogs, down, event, exampleRecords, memory, record, RecordingSink, settle, start, tempDb } from "../../support/harness.js"
 import { heapAfterGc } from "../../support/heap.js"
 
 describe("Vacuum: memory while a sink is down (real clock)", () => {
@@ -137,15 +137,16 @@ describe("Vacuum: batching and retries (TestClock)", () => {
       assert.deepStrictEqual(yield* v.store.stats, [])
     }))
 
-  it.scoped("a sink that answers but asks for events again is failing until they are accepted, noted once", () =>
+  it.scoped("a sink that answers but asks for events again is failing until they are accepted, noted and said once", () =>
     Effect.gen(function*() {
       const notes: Array<unknown> = []
+      const { layer: capture, logged } = captureLogs()
       const sink = new RecordingSink("test")
       sink.behaviour = (batch, call) =>
         Effect.succeed(batch.map((e) =>
           call <= 4 && JSON.parse(e.data).a === 2 ? EventStatus.Retry({ reason: "503 try again" }) : EventStatus.Accepted()
         ))
-      const v = yield* start(noting(notes), [sink], { flushInterval: 0, retryBaseDelay: "1 second", retryMaxDelay: "1 second" })
+      const v = yield* start(Layer.merge(noting(notes), capture), [sink], { flushInterval: 0, retryBaseDelay: "1 second", retryMaxDelay: "1 second" })
       yield* v.vacuum.vacuum(record({ ordinate: 1, timestamp: 1, lines: [event({ a: 1 }), event({ a: 2 })] }))
       yield* v.vacuum.flush
       yield* TestClock.adjust("1 minute")
@@ -155,6 +156,11 @@ describe("Vacuum: batching and retries (TestClock)", () => {
       assert.deepStrictEqual(notes, [
         ["test", { failing: { cause: "the sink asked for some events again: 503 try again", since: 0 } }],
         ["test", undefined]
+      ])
+      // Four answers asked for the event again: the cause is said once, and the recovery once.
+      assert.deepStrictEqual(logged.filter((line) => line.startsWith("sink test:")), [
+        "sink test: cannot send (the sink asked for some events again: 503 try again); retrying; its events wait in the store",
+        "sink test: sending again"
       ])
     }))
 
