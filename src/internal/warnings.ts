@@ -9,6 +9,10 @@
 import type { Duration, Scope } from "effect"
 import { Duration as D, Effect, FiberSet } from "effect"
 
+/** A defect in one line: its name and message, not its stack. */
+export const describeDefect = (defect: unknown): string =>
+  defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
+
 export interface Warnings {
   /** The message to log now, or undefined when this kind warned within the interval (it is counted). */
   readonly admit: (kind: string, message: string) => string | undefined

@@ -12,6 +12,7 @@ import type { Scope } from "effect"
 import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
 import type { DedupeStore, Handoff, HandoffResult, ProcessTally } from "../DedupeStore.js"
 import * as Metrics from "../Metrics.js"
+import { describeDefect } from "./warnings.js"
 import type { HandoffQueue, Queued } from "./queue.js"
 
 /** Most evaluations a transaction stores. */
@@ -49,6 +50,8 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
     const bell = yield* Queue.sliding<void>(1)
     let lost = 0
     let flushers = 0
+    // The cause last said: a store that keeps failing the same way is said once, not once a group.
+    let said: string | undefined
 
     const writeGroup = (group: ReadonlyArray<Queued>) => {
       let events = 0
@@ -57,12 +60,16 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
         events += q.events.length
         bytes += q.bytes
       }
-      const fail = (what: string, cause: unknown) =>
+      const fail = (what: string, why: string, cause: unknown) =>
         Effect.suspend(() => {
           lost += events
+          const line = `event-vacuum: ${what} ${events} event(s) (${why}); they are lost unless their evaluations run again`
+          const first = why !== said
+          said = why
           return Effect.zipRight(
             Metric.incrementBy(Metric.tagged(Metrics.discardedEvents, "reason", "store_failed"), events),
-            Effect.logError(`event-vacuum: ${what} ${events} event(s); they are lost unless their evaluations run again`, cause)
+            // One readable line a cause; the whole error at debug, for whoever looks further.
+            first ? Effect.zipRight(Effect.logError(line), Effect.logDebug(line, cause)) : Effect.logDebug(line, cause)
           )
         })
       const { handoffs, tallies } = options.select?.(group) ?? { handoffs: group, tallies: [] }
@@ -82,7 +89,7 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
         ),
         Effect.retry({ schedule: patient, while: (error) => error.transient === true }),
         Effect.matchEffect({
-          onFailure: (error) => fail("could not store", error),
+          onFailure: (error) => fail("could not store", error.message, error),
           onSuccess: (results) =>
             Effect.flatMap(Clock.currentTimeMillis, (now) => {
               options.onStored(results, bytes, events, now)
@@ -91,7 +98,7 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
               )
             })
         }),
-        Effect.catchAllDefect((defect) => fail("crashed storing", defect)),
+        Effect.catchAllDefect((defect) => fail("crashed storing", describeDefect(defect), defect)),
         Effect.ensuring(Effect.sync(() => queue.settled(events, bytes)))
       )
     }

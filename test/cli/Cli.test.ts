@@ -29,9 +29,13 @@ interface Result {
 }
 
 /** Runs the CLI with a clean environment (plus `env`) from a temp folder. */
-const cli = (args: ReadonlyArray<string>, options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Result => {
+const cli = (
+  args: ReadonlyArray<string>,
+  options: { env?: Record<string, string>; input?: string; cwd?: string; uid?: number; gid?: number } = {}
+): Result => {
   const r = spawnSync(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? repo,
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
     env: { PATH: process.env.PATH ?? "", ...options.env },
     input: options.input ?? "",
     encoding: "utf8",
@@ -365,6 +369,34 @@ const runningOnOpenStdin = async (env: Record<string, string>, db: string) => {
   await sleep(1000)
   return run
 }
+
+describe("event-vacuum run: a state file it may not write", () => {
+  it("counts every event as not stored, says why in one line on stderr, prints nothing on stdout, and exits 1", () => {
+    const dir = tempDir()
+    fs.chmodSync(dir, 0o777)
+    const state = path.join(dir, "state.db")
+    const made = cli(["run", "-"], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    assert.strictEqual(made.code, 0, made.stderr)
+    fs.chmodSync(state, 0o444)
+    // Root writes whatever the mode says: the run is then another user's (nobody's).
+    const other = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
+    const r = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json" }, ...other })
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.strictEqual(r.stdout, "")
+    const errors = lines(r.stderr).filter((l) => l.includes("level=ERROR"))
+    assert.strictEqual(errors.length, 1, r.stderr)
+    assert.match(errors[0]!, /could not store \d+ event\(s\) \(state store: hand-off failed: .*readonly database\); they are lost unless/)
+    // The cause in words, not the error's fields or a stack.
+    assert.notInclude(r.stderr, "_tag")
+    assert.notMatch(r.stderr, /^\s+at /m)
+    assert.include(r.stderr, SUMMARY)
+    assert.include(r.stderr, "not stored: 121 (buffer_full=0 store_failed=121)")
+    assert.strictEqual(
+      lines(r.stderr).at(-1),
+      "event-vacuum: 121 event(s) were not stored (buffer_full=0 store_failed=121); run again once the cause is fixed: nothing moved past them"
+    )
+  })
+})
 
 describe("event-vacuum run: signals", () => {
   it("SIGTERM stops reading, sends what was read within the shutdown timeout, prints the summary and exits 143", { timeout: 60_000 }, async () => {

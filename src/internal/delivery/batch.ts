@@ -15,6 +15,7 @@ import { TransportError } from "../../Transport.js"
 import type { Claim, SinkAccount } from "./account.js"
 import { classify } from "./answer.js"
 import { retrying } from "./retry.js"
+import { describeDefect } from "../warnings.js"
 import type { DeliverySettings } from "./settings.js"
 
 /** Some events are to be sent again after the schedule's delay. */
@@ -28,9 +29,6 @@ type Failure = TransportError | RetryLater | SinkCrashed
 const retryable = (failure: Failure): boolean =>
   failure._tag === "RetryLater" ||
   (failure._tag === "TransportError" && (failure.reason === "Unavailable" || failure.reason === "Timeout"))
-
-export const describeDefect = (defect: unknown): string =>
-  defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
 
 const errorsOf = (account: SinkAccount, reason: string) =>
   Metric.tagged(Metric.tagged(Metrics.sendErrors, "sink", account.name), "reason", reason)

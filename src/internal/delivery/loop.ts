@@ -11,7 +11,8 @@ import type { OutboxEntry } from "../../DedupeStore.js"
 import { DedupeStore } from "../../DedupeStore.js"
 import * as Metrics from "../../Metrics.js"
 import type { SinkAccount } from "./account.js"
-import { deliver, describeDefect, noteCondition } from "./batch.js"
+import { deliver, noteCondition } from "./batch.js"
+import { describeDefect } from "../warnings.js"
 import type { DeliverySettings } from "./settings.js"
 
 /** Waits until the doorbell rings and `ready` holds (true), or `millis` pass (false). */
