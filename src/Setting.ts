@@ -122,7 +122,8 @@ export const make: {
 } = <A, I>(kind: Kind<A, I>, spec: Spec & { readonly default?: I }): any => {
   const check = (value: unknown, text: string | undefined): Either.Either<A, string> =>
     Either.mapLeft(kind.check(value), (said) =>
-      kind.secret === true || text === undefined ? said : `${said}, got ${JSON.stringify(text)}`
+      // The value once: a check that already quotes it is not followed by it again.
+      kind.secret === true || text === undefined || said.includes(JSON.stringify(text)) ? said : `${said}, got ${JSON.stringify(text)}`
     )
   const hasDefault = "default" in spec
   let fallback = Option.none<A>()

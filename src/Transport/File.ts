@@ -31,7 +31,8 @@ export interface Options extends SinkSelection {
 /**
  * The file sink. The file and its folder are created when missing; each batch
  * is appended with one write and synced before it is acknowledged (a device
- * or a pipe, such as `/dev/null` or `/dev/stdout`, is written, not synced).
+ * or a pipe, such as `/dev/null`, is written, not synced; `/dev/stdout` and
+ * `/dev/stderr` are written through the process's own streams, whatever they are).
  *
  * @since 0.1.0
  */
@@ -44,7 +45,17 @@ export const make = (options: Options): Effect.Effect<Sink, never, FileSystem.Fi
     const unavailable = (cause: { readonly message: string }) =>
       new TransportError({ sink: name, reason: "Unavailable", description: `${options.path}: ${cause.message}` })
 
-    const append = (bytes: Uint8Array) =>
+    const append = (bytes: Uint8Array) => {
+      const standard = standardStream(options.path)
+      return standard === undefined ? appendToFile(bytes) : writeTo(standard, bytes)
+    }
+    // Standard output or error named as a path goes through the process's own stream: opening
+    // /dev/stdout fails (ENXIO) where it is a socket, as a service manager's journal gives it.
+    const writeTo = (stream: NodeJS.WritableStream, bytes: Uint8Array) =>
+      Effect.async<void, TransportError>((resume) => {
+        stream.write(bytes, (error) => resume(error ? Effect.fail(unavailable(error)) : Effect.void))
+      })
+    const appendToFile = (bytes: Uint8Array) =>
       Effect.scoped(
         Effect.gen(function*() {
           yield* fs.makeDirectory(path.dirname(options.path), { recursive: true })
@@ -67,6 +78,13 @@ export const make = (options: Options): Effect.Effect<Sink, never, FileSystem.Fi
       selection: sinkSelection(options, "EVENT_VACUUM_FILE_")
     }
   })
+
+/** The process's standard output or error, when the path names one of them. */
+const standardStream = (file: string): NodeJS.WritableStream | undefined => {
+  const fd = /^\/dev\/std(out|err)$/.exec(file)?.[1] ?? /^\/(?:dev|proc\/self)\/fd\/([12])$/.exec(file)?.[1]
+  if (fd === undefined) return undefined
+  return fd === "out" || fd === "1" ? process.stdout : process.stderr
+}
 
 /**
  * @since 0.1.0
