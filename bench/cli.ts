@@ -143,8 +143,8 @@ const countLines = (file: string): number => {
  * Both commands, best of 3 rounds: `extract` over 42 MB of records and `run`
  * delivering 42,700 events (with `quick`: one round, a tenth of each).
  */
-export const runCliBench = (options: { readonly quick: boolean }): CliResult => {
-  const bin = builtBin()
+export const runCliBench = (options: { readonly quick: boolean; readonly bin?: string | undefined }): CliResult => {
+  const bin = options.bin ?? builtBin()
   const rounds = options.quick ? 1 : 3
   const base = exampleRecords() as Array<Record<string, unknown>>
   const perCopy = eventsPerCopy(base)
