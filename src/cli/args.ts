@@ -74,7 +74,7 @@ export const logLevels = ["all", "trace", "debug", "info", "warning", "error", "
 
 /** The options every command takes. */
 export const globalOptions: ReadonlyArray<Opt> = [
-  { name: "help", doc: "show this help; after a command, that command's" },
+  { name: "help", doc: "show this help (after a command: that command's help)" },
   { name: "version", doc: "print the version" },
   { name: "log-level", value: "<level>", doc: `the least level logged to stderr: ${logLevels.join(", ")}`, default: "warning" }
 ]
