@@ -11,11 +11,13 @@
  * or failed (`InternalFailure`) is sent again under the retry schedule, for as
  * long as it takes, and the others are acknowledged, so none is lost and none
  * is sent twice. A whole request throttled, a 5xx, a timeout or a dropped
- * connection is retried under the schedule; expired credentials are fetched
- * anew, then retried; a stream that does not exist, access refused (KMS
- * included) or credentials that are not valid stop the sink with one line
- * naming the cause, its events kept. An event too large for a record is
- * dead-lettered unsent.
+ * connection is retried under the schedule; an expired signature or
+ * credentials: the credentials are fetched anew (the client, its clock
+ * offset and its connections kept), then retried; a credential provider
+ * that fails (a metadata endpoint down) is retried under the schedule; a
+ * stream that does not exist, access refused (KMS included) or credentials
+ * Kinesis does not know stop the sink with one line naming the cause, its
+ * events kept. An event too large for a record is dead-lettered unsent.
  *
  * The AWS SDK v3 with its own retries off (the vacuum's schedule retries) and
  * an HTTP/1.1 keep-alive connection pool. Credentials come from the standard
@@ -83,12 +85,26 @@ const STOPS: Record<string, string> = {
   IncompleteSignature: "the request signature is incomplete (check the credentials)",
   MissingAuthenticationToken: "no credentials were sent",
   InvalidSignatureException: "the request signature does not match (check AWS_SECRET_ACCESS_KEY)",
-  SignatureDoesNotMatch: "the request signature does not match (check AWS_SECRET_ACCESS_KEY)",
-  CredentialsProviderError: "no credentials found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a role)"
+  SignatureDoesNotMatch: "the request signature does not match (check AWS_SECRET_ACCESS_KEY)"
 }
 
 /** Answers that say the credentials expired: fetched anew, then the batch is sent again. */
 const EXPIRED = new Set(["ExpiredTokenException", "ExpiredToken", "RequestExpired", "TokenRefreshRequired"])
+
+/**
+ * A signature outside the server's five minutes: our clock is off (the SDK has
+ * already learned the offset from the reply's `Date`), or the credentials expired.
+ */
+const EXPIRED_SIGNATURE = /^(signature expired|signature not yet current)\b|security token .*expired/i
+
+/**
+ * Failures of the credential provider chain (`@smithy/core/config`'s
+ * `ProviderError` and its kinds): no answer from a container or instance
+ * metadata endpoint, a profile's process that failed. The sink cannot tell
+ * an endpoint briefly down from one that never answers, and either way no
+ * request was sent: retried under the schedule, never a stop.
+ */
+const PROVIDER_ERRORS = new Set(["CredentialsProviderError", "ProviderError", "TokenProviderError"])
 
 /** Per-record error codes of a throttled or failed record: sent again, never given up. */
 const RECORD_RETRY = new Set(["ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"])
@@ -118,8 +134,10 @@ export const make = (input: Options) =>
     const region = resolveRegion(options.region)
     const timeoutMs = Duration.toMillis(options.timeout)
 
-    // One pool of keep-alive HTTP/1.1 connections for the sink's life; a client made anew
-    // (fresh credentials) keeps using it.
+    // One pool of keep-alive HTTP/1.1 connections and one client for the sink's life. The client
+    // is never made anew: it holds the clock offset the SDK learns from Kinesis's replies, and
+    // destroying it would destroy the connections of the batches in flight beside (a batch cut
+    // after Kinesis stored it is sent again: a copy).
     const agents = yield* Effect.acquireRelease(
       Effect.sync(() => ({
         http: new http.Agent({ keepAlive: true, maxSockets: options.concurrency * 2 }),
@@ -127,24 +145,27 @@ export const make = (input: Options) =>
       })),
       (a) => Effect.sync(() => (a.http.destroy(), a.https.destroy()))
     )
-    const newClient = () =>
-      new KinesisClient({
-        region,
-        ...(options.endpoint === "aws" ? {} : { endpoint: options.endpoint }),
-        ...(input.credentials === undefined ? {} : { credentials: input.credentials }),
-        // The vacuum's schedule retries, per record: the SDK's own retries would re-send whole requests.
-        maxAttempts: 1,
-        requestHandler: new NodeHttpHandler({
-          httpAgent: agents.http,
-          httpsAgent: agents.https,
-          connectionTimeout: timeoutMs,
-          requestTimeout: timeoutMs,
-          // Without it a request past its timeout is only warned about.
-          throwOnRequestTimeout: true
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new KinesisClient({
+          region,
+          ...(options.endpoint === "aws" ? {} : { endpoint: options.endpoint }),
+          ...(input.credentials === undefined ? {} : { credentials: input.credentials }),
+          // The vacuum's schedule retries, per record: the SDK's own retries would re-send whole requests.
+          maxAttempts: 1,
+          requestHandler: new NodeHttpHandler({
+            httpAgent: agents.http,
+            httpsAgent: agents.https,
+            connectionTimeout: timeoutMs,
+            requestTimeout: timeoutMs,
+            // Without it a request past its timeout is only warned about.
+            throwOnRequestTimeout: true
+          })
         })
-      })
-    let client = newClient()
-    yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+      ),
+      (c) => Effect.sync(() => c.destroy())
+    )
+    const credentials = refresher(client)
 
     const failure = (reason: TransportError["reason"], description: string) => new TransportError({ sink: name, reason, description })
 
@@ -154,10 +175,17 @@ export const make = (input: Options) =>
       const type = e.name ?? e.code ?? "Error"
       const status = e.$metadata?.httpStatusCode
       const said = `${type}${status === undefined ? "" : ` (${status})`}: ${e.message ?? ""}`.trim()
-      if (EXPIRED.has(type) || /signature expired|security token .*expired/i.test(e.message ?? "")) {
-        client.destroy()
-        client = newClient()
-        return failure("Unavailable", `the credentials expired; fetched anew: ${said}`)
+      if (EXPIRED.has(type) || EXPIRED_SIGNATURE.test(e.message ?? "")) {
+        credentials.expired()
+        // The message's times change every attempt: the cause is said without them, once.
+        const what = `${type}${status === undefined ? "" : ` (${status})`}: ${(e.message ?? "").split(":")[0]}`
+        return failure(
+          "Unavailable",
+          `the signature or the credentials expired (${what}): credentials fetched anew, the clock offset taken from Kinesis's reply`
+        )
+      }
+      if (PROVIDER_ERRORS.has(type)) {
+        return failure("Unavailable", `could not get AWS credentials (${type}: ${firstLine(e.message)}); asking the provider chain again`)
       }
       const stop = STOPS[type]
       if (stop !== undefined) return failure("Rejected", `${stop}; Kinesis said ${said}`)
@@ -206,6 +234,7 @@ export const make = (input: Options) =>
         if (records.length > limits.maxRecords || bytes > options.maxBatchBytes) {
           return yield* failure("TooLarge", `${records.length} records of ${bytes} bytes: over a request's limits`)
         }
+        yield* credentials.refreshIfExpired(failed)
         const reply = yield* Effect.tryPromise({
           try: (signal) => client.send(new PutRecordsCommand({ StreamName: options.streamName, Records: records }), { abortSignal: signal }),
           catch: failed
@@ -228,6 +257,34 @@ export const make = (input: Options) =>
       selection: sinkSelection(options, "KINESIS_")
     } satisfies Sink
   })
+
+/**
+ * Fetching the client's credentials anew once Kinesis said they (or the
+ * signature) expired: before the next request, through the SDK's own
+ * `forceRefresh` (the standard chain, or the caller's provider, asked again),
+ * on the same client, so its clock offset and its connections stay. A
+ * refresh that fails is tried again before the next request.
+ */
+const refresher = (client: KinesisClient) => {
+  let stale = false
+  return {
+    expired: (): void => {
+      stale = true
+    },
+    refreshIfExpired: <E>(failed: (cause: unknown) => E): Effect.Effect<void, E> =>
+      stale
+        ? Effect.tryPromise({ try: () => client.config.credentials({ forceRefresh: true }), catch: failed }).pipe(
+          Effect.tap(() => {
+            stale = false
+          }),
+          Effect.asVoid
+        )
+        : Effect.void
+  }
+}
+
+/** The first line of an error's message, for a cause said in one line. */
+const firstLine = (message: string | undefined): string => (message ?? "").split("\n")[0]!.trim()
 
 /** A partition key: 1 to 256 characters. */
 const keyText = (text: string): string => (text.length === 0 ? "none" : text.length > 256 ? text.slice(0, 256) : text)

@@ -6,6 +6,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Either, Layer } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import type { Sink } from "../../src/Transport.js"
 import { Transport } from "../../src/Transport.js"
@@ -41,6 +45,26 @@ const vacuumInto = (endpoint: string, options: Partial<Kinesis.Options> = {}, va
     )
     return { vacuum: Context.get(yield* Layer.build(layer), Vacuum.Vacuum) }
   })
+
+/** Sets (or, with undefined, removes) environment variables for the test, restored after it. */
+const withEnv = (vars: Record<string, string | undefined>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const before = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]))
+      for (const [key, value] of Object.entries(vars)) {
+        if (value === undefined) delete process.env[key]
+        else process.env[key] = value
+      }
+      return before
+    }),
+    (before) =>
+      Effect.sync(() => {
+        for (const [key, value] of Object.entries(before)) {
+          if (value === undefined) delete process.env[key]
+          else process.env[key] = value
+        }
+      })
+  )
 
 const eventsOf = (records: ReadonlyArray<{ data: string; partitionKey: string; shardId: string }>) =>
   records.map((r) => ({ ...r, event: JSON.parse(r.data) as { time: string; samplerate?: number; data: { processId: string; eventId: string } } }))
@@ -141,6 +165,132 @@ describe("Kinesis sink", () => {
       assert.strictEqual(new Set(eventsOf(yield* Effect.promise(() => k.readAll("events"))).map((s) => s.event.data.eventId)).size, 121)
       assert.isAtLeast(fetched, 2)
     }), { timeout: 60_000 })
+
+  for (const [what, skew] of [["ahead", 10 * 60_000], ["behind", -10 * 60_000]] as const) {
+    it.scopedLive(`Kinesis's clock 10 minutes ${what} of ours: the signature refused once, the clock offset learned and kept, every event stored once`, () =>
+      Effect.gen(function*() {
+        const k = yield* kinesis("events", 2)
+        const proxy = yield* proxied(k)
+        proxy.clockSkewMillis = skew
+        const { vacuum } = yield* vacuumInto(proxy.endpoint, { maxBatchEvents: 20 })
+        for (const r of exampleRecords()) vacuum.unsafeVacuum(r)
+        assert.isTrue(yield* vacuum.drain(20_000), "drained")
+        const stored = eventsOf(yield* Effect.promise(() => k.readAll("events")))
+        assert.strictEqual(stored.length, 121)
+        assert.strictEqual(new Set(stored.map((s) => s.event.data.eventId)).size, 121)
+        const sink = (yield* vacuum.snapshot).sinks[0]!
+        assert.isUndefined(sink.stopped)
+        assert.strictEqual(sink.delivered, 121)
+        // Refused before the offset was known, then never again: each send's clock is Kinesis's.
+        assert.isAbove(proxy.clockRefusals, 0)
+        assert.isAtMost(proxy.clockRefusals, 2)
+      }), { timeout: 60_000 })
+  }
+
+  it.scopedLive("a signature expired while another batch is in flight: that batch's connection is kept, nothing sent twice, nothing lost", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 2)
+      const proxy = yield* proxied(k)
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      // Let go after the refreshed retry, or (if the sink never sends again) after a while, so the test ends.
+      const fallback = setTimeout(() => release(), 10_000)
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearTimeout(fallback)))
+      let heldOpen = false
+      let expiredWhileHeld = false
+      let fetched = 0
+      proxy.fault = (call) => {
+        if (call.target !== "PutRecords") return undefined
+        if (call.n === 1) {
+          heldOpen = true
+          void released.then(() => (heldOpen = false))
+          return { kind: "held", until: released }
+        }
+        if (call.n === 2) {
+          expiredWhileHeld = heldOpen
+          return { kind: "error", error: "InvalidSignatureException" }
+        }
+        release()
+        return undefined
+      }
+      const provider = async () => {
+        fetched++
+        return credentials
+      }
+      const { vacuum } = yield* vacuumInto(proxy.endpoint, { maxBatchEvents: 20, concurrency: 2, timeout: "30 seconds", credentials: provider })
+      assert.isTrue(yield* deliverExample(vacuum))
+      assert.isTrue(expiredWhileHeld, "the expired signature came back while the first batch was in flight")
+      const stored = eventsOf(yield* Effect.promise(() => k.readAll("events")))
+      assert.strictEqual(new Set(stored.map((s) => s.event.data.eventId)).size, 121)
+      assert.strictEqual(stored.length, 121, "no event stored twice")
+      assert.strictEqual(proxy.repliesLost, 0, "the batch in flight got its answer")
+      assert.strictEqual((yield* vacuum.snapshot).sinks[0]!.delivered, 121)
+      // The credentials were fetched anew for the retry.
+      assert.isAtLeast(fetched, 2)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("the standard chain's credentials endpoint briefly down (a container role): retried, said once, then every event stored", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 1)
+      let up = false
+      let asked = 0
+      const endpoint = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          new Promise<http.Server>((resolve) => {
+            const server = http.createServer((_req, res) => {
+              asked++
+              if (!up) {
+                res.writeHead(503, { "content-type": "text/plain" })
+                return void res.end("Service Unavailable")
+              }
+              res.writeHead(200, { "content-type": "application/json" })
+              res.end(JSON.stringify({
+                AccessKeyId: "AKIDCONTAINERROLE",
+                SecretAccessKey: "container-role-secret",
+                Token: "container-role-token",
+                Expiration: new Date(Date.now() + 3_600_000).toISOString()
+              }))
+            })
+            server.listen(0, "127.0.0.1", () => resolve(server))
+          })
+        ),
+        (server) => Effect.promise(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))))
+      )
+      const port = (endpoint.address() as AddressInfo).port
+      // Only the container provider can answer: no keys, no profile files, no web identity.
+      yield* withEnv({
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/role`,
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: undefined,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_SESSION_TOKEN: undefined,
+        AWS_PROFILE: undefined,
+        AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+        AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), "event-vacuum-no-such-credentials"),
+        AWS_CONFIG_FILE: path.join(os.tmpdir(), "event-vacuum-no-such-config")
+      })
+      const logs = captureLogs()
+      const { vacuum } = yield* vacuumInto(k.endpoint, { credentials: undefined, timeout: "30 seconds" }).pipe(Effect.provide(logs.layer))
+      for (const r of exampleRecords()) vacuum.unsafeVacuum(r)
+      // Down until the sink has failed on it at least once.
+      for (let i = 0; i < 1_500; i++) {
+        const sink = (yield* vacuum.snapshot).sinks[0]!
+        if (sink.lastError !== undefined || sink.stopped !== undefined) break
+        yield* Effect.sleep("20 millis")
+      }
+      assert.isAbove(asked, 0)
+      up = true
+      assert.isTrue(yield* vacuum.drain(60_000), "drained")
+      const sink = (yield* vacuum.snapshot).sinks[0]!
+      assert.isUndefined(sink.stopped)
+      assert.strictEqual(sink.delivered, 121)
+      assert.strictEqual(new Set(eventsOf(yield* Effect.promise(() => k.readAll("events"))).map((s) => s.event.data.eventId)).size, 121)
+      const said = logs.logged.filter((l) => l.includes("cannot send"))
+      assert.strictEqual(said.length, 1, said.join("\n"))
+      assert.include(said[0]!, "could not get AWS credentials")
+      assert.isFalse(logs.logged.some((l) => l.includes("stopped")))
+    }), { timeout: 90_000 })
 
   it.scopedLive("an event too large for a record is dead-lettered unsent; the others go", () =>
     Effect.gen(function*() {

@@ -291,6 +291,11 @@ export type Fault =
   | { readonly kind: "late-reply"; readonly millis: number }
   /** Destroys the connection once the request is read: nothing forwarded, unless `afterForwarding`. */
   | { readonly kind: "drop"; readonly afterForwarding?: boolean }
+  /**
+   * Forwards at once (the records are stored), answers once `until` settles: a request kept in flight
+   * while the test does something else. A client gone before then counts in `repliesLost`.
+   */
+  | { readonly kind: "held"; readonly until: Promise<unknown> }
 
 interface Reply {
   readonly status: number
@@ -304,6 +309,38 @@ const AMZ_JSON = "application/x-amz-json-1.1"
 const HOP_HEADERS = new Set(["host", "content-length", "connection", "keep-alive", "transfer-encoding", "date"])
 
 const amzDate = (d: Date) => d.toISOString().replace(/[-:]|\.\d{3}/g, "")
+
+/** `YYYYMMDDTHHMMSSZ` (SigV4's `X-Amz-Date`) as epoch ms, or undefined. */
+const parseAmzDate = (header: unknown): number | undefined =>
+  typeof header === "string" && /^\d{8}T\d{6}Z$/.test(header)
+    ? Date.UTC(+header.slice(0, 4), +header.slice(4, 6) - 1, +header.slice(6, 8), +header.slice(9, 11), +header.slice(11, 13), +header.slice(13, 15))
+    : undefined
+
+/** How far a signature's date may be from the server's clock (SigV4: 5 minutes). */
+const SIGNATURE_WINDOW_MS = 5 * 60_000
+
+/**
+ * What AWS answers a request signed at `signed` when its own clock says `now` and the two are more than
+ * five minutes apart (InvalidSignatureException, 400); undefined within the window.
+ */
+export const clockReply = (signed: number, now: number): { readonly status: number; readonly type: string; readonly message: string } | undefined =>
+  signed < now - SIGNATURE_WINDOW_MS
+    ? {
+      status: 400,
+      type: "InvalidSignatureException",
+      message: `Signature expired: ${amzDate(new Date(signed))} is now earlier than ${amzDate(new Date(now - SIGNATURE_WINDOW_MS))} (${
+        amzDate(new Date(now))
+      } - 5 min.)`
+    }
+    : signed > now + SIGNATURE_WINDOW_MS
+    ? {
+      status: 400,
+      type: "InvalidSignatureException",
+      message: `Signature not yet current: ${amzDate(new Date(signed))} is still later than ${amzDate(new Date(now + SIGNATURE_WINDOW_MS))} (${
+        amzDate(new Date(now))
+      } + 5 min.)`
+    }
+    : undefined
 
 /** The status, `__type` and message Kinesis sends for each whole-request error, as far as its docs and users' reports show. */
 export const errorReply = (
@@ -349,16 +386,8 @@ export const errorReply = (
     case "InvalidSignatureException": {
       // As if the server's clock were 10 minutes past the signature's date (the reply's Date header stays true,
       // so the SDK corrects no clock offset from it).
-      const header = headers["x-amz-date"]
-      const signed = typeof header === "string" && /^\d{8}T\d{6}Z$/.test(header)
-        ? Date.UTC(+header.slice(0, 4), +header.slice(4, 6) - 1, +header.slice(6, 8), +header.slice(9, 11), +header.slice(11, 13), +header.slice(13, 15))
-        : Date.now() - 600_000
-      const now = signed + 600_000
-      return {
-        status: 400,
-        type: error,
-        message: `Signature expired: ${amzDate(new Date(signed))} is now earlier than ${amzDate(new Date(now - 300_000))} (${amzDate(new Date(now))} - 5 min.)`
-      }
+      const signed = parseAmzDate(headers["x-amz-date"]) ?? Date.now() - 600_000
+      return clockReply(signed, signed + 600_000)!
     }
   }
 }
@@ -395,6 +424,14 @@ interface WireRecord {
 export class KinesisProxy {
   /** Decides a fault for each request; none by default. */
   fault: (call: Call) => Fault | undefined = () => undefined
+  /**
+   * How far the server's clock is ahead of this machine's (negative: behind), in ms. Its replies carry its
+   * time in `Date`, and a request whose `X-Amz-Date` is more than 5 minutes from it is refused as AWS
+   * refuses it ("Signature expired" / "Signature not yet current"), before any fault.
+   */
+  clockSkewMillis = 0
+  private _repliesLost = 0
+  private _clockRefusals = 0
   private _requests = 0
   private _putRecordsCalls = 0
   private _recordsForwarded = 0
@@ -439,6 +476,14 @@ export class KinesisProxy {
   /** Records answered as failed by a `records` fault. */
   get recordsFailed(): number {
     return this._recordsFailed
+  }
+  /** Replies not sent because the client had closed the connection first. */
+  get repliesLost(): number {
+    return this._repliesLost
+  }
+  /** Requests refused because their signature's date was out of the server clock's window. */
+  get clockRefusals(): number {
+    return this._clockRefusals
   }
 
   async close(): Promise<void> {
@@ -537,8 +582,10 @@ export class KinesisProxy {
       const body = Buffer.concat(chunks)
       this._requests++
       const send = (reply: Reply) => {
-        if (res.destroyed) return
-        res.writeHead(reply.status, { ...reply.headers, "content-length": reply.body.length })
+        if (res.destroyed || res.socket === null || res.socket.destroyed) return void this._repliesLost++
+        // The server's time, as AWS's front end sends it (the SDK corrects its clock offset from it).
+        const date = new Date(Date.now() + this.clockSkewMillis).toUTCString()
+        res.writeHead(reply.status, { ...reply.headers, date, "content-length": reply.body.length })
         res.end(reply.body)
       }
       const target = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? ""
@@ -561,6 +608,12 @@ export class KinesisProxy {
       this.perTarget.set(target, n)
       if (target === "PutRecords") this._putRecordsCalls++
       const call: Call = { target, stream, records, n }
+      const signed = parseAmzDate(req.headers["x-amz-date"])
+      const skewed = signed === undefined ? undefined : clockReply(signed, Date.now() + this.clockSkewMillis)
+      if (skewed !== undefined) {
+        this._clockRefusals++
+        return send(jsonError(skewed.status, skewed.type, skewed.message))
+      }
       const fault = this.fault(call)
       const forward = () => this.forward(req, body, records)
 
@@ -591,6 +644,8 @@ export class KinesisProxy {
         case "drop":
           if (fault.afterForwarding) return void forward().then(() => req.socket.destroy())
           return void req.socket.destroy()
+        case "held":
+          return void forward().then((reply) => fault.until.then(() => send(reply), () => send(reply)))
       }
     })
   }
