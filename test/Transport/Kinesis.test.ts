@@ -5,12 +5,14 @@
  * every shard.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Either, Layer } from "effect"
+import { ConfigProvider, Context, Effect, Either, Layer } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
+import type { OutboundEvent } from "../../src/Enrich.js"
+import * as Setting from "../../src/Setting.js"
 import type { Sink } from "../../src/Transport.js"
 import { Transport } from "../../src/Transport.js"
 import * as Kinesis from "../../src/Transport/Kinesis.js"
@@ -305,6 +307,58 @@ describe("Kinesis sink", () => {
       assert.isAbove(sink.deadLettered, 0)
       assert.strictEqual(stored.length + sink.deadLettered, 121)
       for (const s of stored) assert.isAtMost(Buffer.byteLength(s.data) + Buffer.byteLength(s.partitionKey), 700)
+    }), { timeout: 60_000 })
+
+  it.effect("record and request limits: 1 MiB and 5 MiB by default, up to 10 MiB each; a record limit over the request limit refused in one line naming both", () =>
+    Effect.gen(function*() {
+      const MiB = 1024 * 1024
+      const defaults = yield* Setting.decode(Kinesis.settings, { streamName: "s" }, "test")
+      assert.strictEqual(defaults.maxRecordBytes, MiB)
+      assert.strictEqual(defaults.maxBatchBytes, 5 * MiB)
+      for (const setting of [Kinesis.settings.maxBatchBytes, Kinesis.settings.maxRecordBytes]) {
+        assert.deepStrictEqual(setting.parse(String(10 * MiB)), Either.right(10 * MiB))
+        assert.isTrue(Either.isLeft(setting.parse(String(10 * MiB + 1))), `${setting.env} over 10 MiB`)
+      }
+      yield* Effect.scoped(Kinesis.make({ streamName: "s", maxBatchBytes: 10 * MiB, maxRecordBytes: 10 * MiB }))
+      const over = yield* Effect.flip(Effect.scoped(Kinesis.make({ streamName: "s", maxBatchBytes: 5 * MiB, maxRecordBytes: 6 * MiB })))
+      assert.notInclude(over.message, "\n")
+      assert.include(over.message, `KINESIS_MAX_RECORD_BYTES (${6 * MiB}) is more than KINESIS_BATCH_MAX_BYTES (${5 * MiB})`)
+      // Configured from env as operators do: the same one line.
+      const fromEnv = yield* Effect.flip(
+        Layer.build(Kinesis.layerConfig()).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(
+            new Map([["KINESIS_STREAM_NAME", "s"], ["KINESIS_BATCH_MAX_BYTES", String(8 * MiB)], ["KINESIS_MAX_RECORD_BYTES", String(9 * MiB)]])
+          )),
+          Effect.scoped
+        )
+      )
+      assert.include(fromEnv.message, `KINESIS_MAX_RECORD_BYTES (${9 * MiB}) is more than KINESIS_BATCH_MAX_BYTES (${8 * MiB})`)
+    }))
+
+  it.scopedLive("limits raised past 5 MiB: a record under them goes to Kinesis (not dead-lettered unsent); with the defaults it does not", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 1)
+      const proxy = yield* proxied(k)
+      const big: OutboundEvent = {
+        id: "big",
+        time: Date.UTC(2024, 0, 1),
+        data: JSON.stringify({ processId: "XPROC0", eventId: "big", blob: "x".repeat(5_500_000) })
+      }
+      const raised = yield* Kinesis.make({
+        streamName: "events",
+        endpoint: proxy.endpoint,
+        credentials,
+        maxBatchBytes: 10 * 1024 * 1024,
+        maxRecordBytes: 6 * 1024 * 1024
+      })
+      // kinesalite keeps the old limits and refuses it: what matters here is that it was sent.
+      yield* Effect.either(raised.send([big]))
+      assert.strictEqual(proxy.recordsForwarded, 1)
+      const usual = yield* Kinesis.make({ streamName: "events", endpoint: proxy.endpoint, credentials })
+      const [status] = yield* usual.send([big])
+      assert.strictEqual(status!._tag, "Refused")
+      assert.include((status as { reason: string }).reason, "over the 1048576-byte record limit (KINESIS_MAX_RECORD_BYTES)")
+      assert.strictEqual(proxy.recordsForwarded, 1)
     }), { timeout: 60_000 })
 
   it.effect("settings: the stream is required, a bad region or endpoint is named, the region falls back to AWS_REGION, then us-east-1", () =>

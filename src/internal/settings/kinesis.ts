@@ -17,6 +17,12 @@ import { timingSettings } from "./sink.js"
  */
 export const limits = { maxRecords: 500, maxRequestBytes: 5 * 1024 * 1024, maxRecordBytes: 1024 * 1024 } as const
 
+/**
+ * The largest request and record the settings allow: AWS's newer limits (10
+ * MiB), for streams that take them; the defaults stay at {@link limits}.
+ */
+const LARGEST = 10 * 1024 * 1024
+
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/
 
 /**
@@ -67,15 +73,16 @@ export const settings = {
     default: limits.maxRecords,
     doc: "records a PutRecords request (Kinesis takes at most 500)"
   }),
-  maxBatchBytes: Setting.make(Setting.int({ min: 1, max: limits.maxRequestBytes }), {
+  maxBatchBytes: Setting.make(Setting.int({ min: 1, max: LARGEST }), {
     env: "KINESIS_BATCH_MAX_BYTES",
     default: limits.maxRequestBytes,
-    doc: "bytes of records and partition keys a request (Kinesis takes at most 5 MiB)"
+    doc: "bytes of records and partition keys a request (Kinesis takes 5 MiB; up to 10 MiB where AWS allows more)"
   }),
-  maxRecordBytes: Setting.make(Setting.int({ min: 1 }), {
+  maxRecordBytes: Setting.make(Setting.int({ min: 1, max: LARGEST }), {
     env: "KINESIS_MAX_RECORD_BYTES",
     default: limits.maxRecordBytes,
-    doc: "bytes of one record and its partition key; a larger event is dead-lettered unsent (raise it where AWS allows more)"
+    doc:
+      "bytes of one record and its partition key, at most KINESIS_BATCH_MAX_BYTES; a larger event is dead-lettered unsent (up to 10 MiB where AWS allows more)"
   }),
   ...timingSettings("KINESIS_", "Kinesis"),
   ...selectionSettings("KINESIS_", "kinesis")
@@ -88,5 +95,7 @@ export const settings = {
  */
 export const check = (values: { readonly maxBatchBytes: number; readonly maxRecordBytes: number }): Either.Either<void, string> =>
   values.maxRecordBytes > values.maxBatchBytes
-    ? Either.left(`KINESIS_MAX_RECORD_BYTES (${values.maxRecordBytes}) is more than KINESIS_BATCH_MAX_BYTES (${values.maxBatchBytes}): such a record could never be sent`)
+    ? Either.left(
+      `KINESIS_MAX_RECORD_BYTES (${values.maxRecordBytes}) is more than KINESIS_BATCH_MAX_BYTES (${values.maxBatchBytes}): such a record could never be sent; lower the one or raise the other`
+    )
     : Either.right(undefined)
