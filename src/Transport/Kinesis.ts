@@ -2,8 +2,8 @@
  * The Kinesis sink: events as records of a Kinesis data stream, through
  * `PutRecords`. Each record's `Data` is one JSON object, the event as the
  * file sink writes it (`{"time", "samplerate"?, "data"}`); its partition key
- * is the event's `processId` unless told another field, so a process's
- * events keep their order within a shard.
+ * is the event's `processId` unless told another field or dotted path
+ * (`user.id`), so a process's events keep their order within a shard.
  *
  * A batch is one request: at most 500 records and 5 MiB of records and
  * partition keys (the vacuum's batches are sized to fit). The answer is read
@@ -35,7 +35,7 @@ import { Config, Duration, Effect, Either, Layer } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { OutboundEvent } from "../Enrich.js"
-import { check, limits, resolveRegion, settings } from "../internal/settings/kinesis.js"
+import { check, limits, partitionValue, resolveRegion, settings } from "../internal/settings/kinesis.js"
 import { sinkSelection } from "../internal/settings/selection.js"
 import * as Setting from "../Setting.js"
 import type { EventStatus, Sink } from "../Transport.js"
@@ -196,14 +196,17 @@ export const make = (input: Options) =>
       return failure("Unavailable", said)
     }
 
-    /** The record's partition key: the field's value (its first 256 characters), else the process id. */
+    /**
+     * The record's partition key: the value of the field or dotted path the setting names (its
+     * first 256 characters; JSON when not a string), else the process id.
+     */
     const keyOf = (event: OutboundEvent): string => {
       if (options.partitionKey === "processId") {
         const m = /^\{"processId":"((?:[^"\\]|\\.)*)"/.exec(event.data)
         if (m !== null) return keyText(JSON.parse(`"${m[1]}"`) as string)
       }
       const fields = JSON.parse(event.data) as Record<string, unknown>
-      const value = fields[options.partitionKey] ?? fields.processId
+      const value = partitionValue(fields, options.partitionKey) ?? fields.processId
       return keyText(typeof value === "string" ? value : JSON.stringify(value ?? "none"))
     }
 

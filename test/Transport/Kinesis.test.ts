@@ -6,21 +6,26 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Either, Layer } from "effect"
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import type { OutboundEvent } from "../../src/Enrich.js"
 import * as Setting from "../../src/Setting.js"
 import type { Sink } from "../../src/Transport.js"
 import { Transport } from "../../src/Transport.js"
+import * as File from "../../src/Transport/File.js"
 import * as Kinesis from "../../src/Transport/Kinesis.js"
 import { resolveRegion } from "../../src/internal/settings/kinesis.js"
 import * as Vacuum from "../../src/Vacuum.js"
-import type { Fault, LocalKinesis } from "../support/kinesis.js"
+import type { Fault, LocalKinesis, Shard } from "../support/kinesis.js"
 import { startKinesalite, startKinesisProxy } from "../support/kinesis.js"
-import { captureLogs, exampleRecords, tempDb } from "../support/harness.js"
+import { captureLogs, event, exampleRecords, record, tempDb } from "../support/harness.js"
 
 const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "test-secret" }
 
@@ -68,6 +73,12 @@ const withEnv = (vars: Record<string, string | undefined>) =>
       })
   )
 
+/** The open shard whose hash key range holds the MD5 of `partitionKey`, as Kinesis places a record. */
+const shardFor = (shards: ReadonlyArray<Shard>, partitionKey: string): string => {
+  const hash = BigInt(`0x${createHash("md5").update(partitionKey, "utf8").digest("hex")}`)
+  return shards.find((s) => s.open && s.startingHashKey <= hash && hash <= s.endingHashKey)!.shardId
+}
+
 const eventsOf = (records: ReadonlyArray<{ data: string; partitionKey: string; shardId: string }>) =>
   records.map((r) => ({ ...r, event: JSON.parse(r.data) as { time: string; samplerate?: number; data: { processId: string; eventId: string } } }))
 
@@ -92,6 +103,11 @@ describe("Kinesis sink", () => {
       for (const s of stored) byProcess.set(s.partitionKey, (byProcess.get(s.partitionKey) ?? new Set()).add(s.shardId))
       assert.strictEqual(byProcess.size, 2)
       for (const shards of byProcess.values()) assert.strictEqual(shards.size, 1)
+      // Spread by process: each on the shard its key's MD5 falls in, and the two processes' shards differ.
+      const shards = yield* Effect.promise(() => k.shards("events"))
+      for (const s of stored) assert.strictEqual(s.shardId, shardFor(shards, s.partitionKey), s.partitionKey)
+      assert.strictEqual(new Set([...byProcess.keys()].map((key) => shardFor(shards, key))).size, 2)
+      assert.strictEqual(new Set(stored.map((s) => s.shardId)).size, 2)
       assert.strictEqual((yield* vacuum.snapshot).sinks[0]!.delivered, 121)
       // Data is the file sink's line: time and data, nothing else here (no sample rate).
       assert.deepStrictEqual(Object.keys(stored[0]!.event), ["time", "data"])
@@ -307,6 +323,88 @@ describe("Kinesis sink", () => {
       assert.isAbove(sink.deadLettered, 0)
       assert.strictEqual(stored.length + sink.deadLettered, 121)
       for (const s of stored) assert.isAtMost(Buffer.byteLength(s.data) + Buffer.byteLength(s.partitionKey), 700)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("KINESIS_PARTITION_KEY as a dotted path: each record keyed by the value there (a field of that whole name first, the process id where there is none), on the shard its key hashes to", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 4)
+      const lines = (...events: ReadonlyArray<Record<string, unknown>>) => events.map((e) => event(e))
+      const records = [
+        record({ processId: "PROC_A", ordinate: 1, timestamp: 1_727_000_000_000, lines: lines({ n: 1, user: { id: "alice" } }, { n: 2, user: { id: "bob" } }) }),
+        record({ processId: "PROC_B", ordinate: 1, timestamp: 1_727_000_000_001, lines: lines({ n: 3, user: { id: "alice" } }, { n: 4, "user.id": "carol", user: { id: "not-this" } }) }),
+        record({ processId: "PROC_C", ordinate: 1, timestamp: 1_727_000_000_002, lines: lines({ n: 5 }, { n: 6, user: { id: 42 } }, { n: 7, user: "flat" }) })
+      ]
+      const expected = new Map<number, string>([[1, "alice"], [2, "bob"], [3, "alice"], [4, "carol"], [5, "PROC_C"], [6, "42"], [7, "PROC_C"]])
+      const { vacuum } = yield* vacuumInto(k.endpoint, { partitionKey: "user.id" })
+      for (const r of records) vacuum.unsafeVacuum(r)
+      assert.isTrue(yield* vacuum.drain(30_000))
+      const stored = (yield* Effect.promise(() => k.readAll("events"))).map((r) => ({ ...r, n: (JSON.parse(r.data) as { data: { n: number } }).data.n }))
+      assert.deepStrictEqual(stored.map((r) => r.n).sort(), [1, 2, 3, 4, 5, 6, 7])
+      const shards = yield* Effect.promise(() => k.shards("events"))
+      for (const r of stored) {
+        assert.strictEqual(r.partitionKey, expected.get(r.n), `event ${r.n}`)
+        assert.strictEqual(r.shardId, shardFor(shards, r.partitionKey), `event ${r.n}'s shard`)
+      }
+      // The setting takes names and dotted paths, and says what it wants otherwise.
+      assert.isTrue(Either.isRight(Kinesis.settings.partitionKey.parse("user.id")))
+      assert.isTrue(Either.isRight(Kinesis.settings.partitionKey.parse("Action")))
+      assert.isTrue(Either.isLeft(Kinesis.settings.partitionKey.parse("")))
+      for (const bad of ["a..b", ".a", "a.", "a b"]) {
+        const parsed = Kinesis.settings.partitionKey.parse(bad)
+        assert.isTrue(Either.isLeft(parsed), bad)
+        if (Either.isLeft(parsed)) assert.include(parsed.left, "dotted path")
+      }
+    }), { timeout: 60_000 })
+
+  it.scopedLive("Kinesis beside the file sink in one vacuum: each gets every event once, on its own watermark, whatever the other does", () =>
+    Effect.gen(function*() {
+      const k = yield* kinesis("events", 2)
+      const proxy = yield* proxied(k)
+      // Kinesis fails its first requests while the file sink delivers.
+      proxy.fault = (call) => (call.target === "PutRecords" && call.n <= 3 ? { kind: "error", error: "InternalFailure" } : undefined)
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-kfile-")), "events.ndjson")
+      const kinesisSink = yield* Kinesis.make({ streamName: "events", endpoint: proxy.endpoint, credentials, timeout: "2 seconds", flushInterval: "10 millis" })
+      const fileSink = yield* File.make({ path: file }).pipe(Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
+      const context = yield* Layer.build(
+        Vacuum.layer({ retryBaseDelay: "10 millis", retryMaxDelay: "50 millis", flushInterval: "10 millis" }).pipe(
+          Layer.provideMerge(Layer.merge(
+            Sqlite.layer({ filename: tempDb() }),
+            Layer.succeed(Transport, Transport.of({ sinks: [kinesisSink as Sink, fileSink] }))
+          ))
+        )
+      )
+      const vacuum = Context.get(context, Vacuum.Vacuum)
+      const store = Context.get(context, DedupeStore)
+      const fileEvents = () =>
+        fs.readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0).map((l) => (JSON.parse(l) as { data: { eventId: string } }).data.eventId)
+      const kinesisEvents = () => Effect.map(Effect.promise(() => k.readAll("events")), (r) => eventsOf(r).map((s) => s.event.data.eventId))
+
+      assert.isTrue(yield* deliverExample(vacuum))
+      const [inStream, inFile] = [yield* kinesisEvents(), fileEvents()]
+      assert.strictEqual(inStream.length, 121)
+      assert.strictEqual(inFile.length, 121)
+      assert.deepStrictEqual([...new Set(inStream)].sort(), [...new Set(inFile)].sort())
+      assert.strictEqual(new Set(inStream).size, 121)
+      const [ks, fsink] = (yield* vacuum.snapshot).sinks
+      assert.strictEqual(ks!.name, "kinesis")
+      assert.strictEqual(fsink!.name, "file")
+      assert.strictEqual(ks!.delivered, 121)
+      assert.strictEqual(fsink!.delivered, 121)
+      assert.isAbove(ks!.retries, 0)
+      assert.strictEqual(fsink!.retries, 0)
+      // A watermark per sink and process.
+      const marks = yield* store.watermarks()
+      assert.deepStrictEqual([...new Set(marks.map((m) => m.sink))].sort(), ["file", "kinesis"])
+      assert.strictEqual(marks.filter((m) => m.sink === "kinesis").length, 2)
+      assert.strictEqual(marks.filter((m) => m.sink === "file").length, 2)
+
+      // The same evaluations again: nothing more to either; each counts its own duplicates.
+      assert.isTrue(yield* deliverExample(vacuum))
+      const again = (yield* vacuum.snapshot).sinks
+      assert.strictEqual(again[0]!.duplicates, 121)
+      assert.strictEqual(again[1]!.duplicates, 121)
+      assert.strictEqual((yield* kinesisEvents()).length, 121)
+      assert.strictEqual(fileEvents().length, 121)
     }), { timeout: 60_000 })
 
   it.effect("record and request limits: 1 MiB and 5 MiB by default, up to 10 MiB each; a record limit over the request limit refused in one line naming both", () =>

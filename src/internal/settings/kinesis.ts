@@ -25,6 +25,28 @@ const LARGEST = 10 * 1024 * 1024
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/
 
+/** A field name, or a dotted path of them (`user.id`). */
+const PARTITION_KEY = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/
+
+/**
+ * The value a partition key setting names in an event's fields (context
+ * included): the field of that whole name when there is one (a name that
+ * has dots of its own, `user.id`), else the path through nested objects
+ * (`{"user": {"id": ...}}`); undefined when neither is there.
+ *
+ * @since 0.3.0
+ */
+export const partitionValue = (fields: Record<string, unknown>, name: string): unknown => {
+  if (Object.hasOwn(fields, name)) return fields[name]
+  if (!name.includes(".")) return undefined
+  let at: unknown = fields
+  for (const part of name.split(".")) {
+    if (typeof at !== "object" || at === null || Array.isArray(at) || !Object.hasOwn(at, part)) return undefined
+    at = (at as Record<string, unknown>)[part]
+  }
+  return at
+}
+
 /**
  * The region the sink uses: its own setting, else `AWS_REGION`, else `us-east-1`.
  *
@@ -60,12 +82,17 @@ export const settings = {
     { env: "KINESIS_ENDPOINT", value: "<url>", default: "aws", doc: "aws (the region's endpoint), or a local or compatible Kinesis's URL" }
   ),
   partitionKey: Setting.make(
-    Setting.text((s) => (/^[A-Za-z_][A-Za-z0-9_.]{0,127}$/.test(s) ? undefined : "expected a field name")),
+    Setting.text((s) =>
+      s.length <= 256 && PARTITION_KEY.test(s)
+        ? undefined
+        : "expected a field name, or a dotted path into the event's objects such as user.id (parts of A-Z a-z 0-9 _ - $, none empty)"
+    ),
     {
       env: "KINESIS_PARTITION_KEY",
       value: "<field>",
       default: "processId",
-      doc: "the event field whose value is a record's partition key (a process's events keep their order in a shard)"
+      doc:
+        "the field (or dotted path, such as user.id) whose value is a record's partition key; processId where an event has none (a process's events keep their order in a shard)"
     }
   ),
   maxBatchEvents: Setting.make(Setting.int({ min: 1, max: limits.maxRecords }), {
