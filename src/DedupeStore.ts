@@ -26,12 +26,69 @@ export interface Handoff {
    * other ones (none: its lists leave the process out; fewer: sampled).
    */
   readonly bySink?: ReadonlyMap<string, ReadonlyArray<OutboundEvent>> | undefined
+  /**
+   * UTF-8 bytes of its events' data, before sampling. Given, the store
+   * counts the evaluation into its process's totals for each sink whose
+   * first hand-off of it this is (above the watermark), and for the vacuum
+   * (sink `""`) when no sink had it before: a re-evaluation counts nothing.
+   */
+  readonly bytes?: number | undefined
+  /** How sinks took it other than whole (left out, sampled), for those totals; a sink absent took it all. */
+  readonly taken?: ReadonlyMap<string, Taken> | undefined
+}
+
+/**
+ * A sampler's minute of one process for one sink (see `Selection.Sampler`):
+ * kept with the process's totals, moved only by first hand-offs, so that a
+ * restarted vacuum goes on where the store stands and decides the same N.
+ *
+ * @since 0.3.0
+ */
+export interface SamplerWindow {
+  /** The minute of evaluation time counted in: `floor(timestamp / 60000)`. */
+  readonly minute: number
+  readonly events: number
+  readonly bytes: number
+  /** What the minute before held, when it was the one just before. */
+  readonly previousEvents: number
+  readonly previousBytes: number
+  /** The rate its last evaluation was sampled at. */
+  readonly rate: number
+}
+
+/**
+ * How one sink took one evaluation, when not whole.
+ *
+ * @since 0.3.0
+ */
+export interface Taken {
+  /** Its lists leave the process out. */
+  readonly notAllowed: boolean
+  /** Events dropped by sampling. */
+  readonly sampled: number
+  readonly sampleRate: number
+  /** The sink's sampler after this evaluation. */
+  readonly window?: SamplerWindow | undefined
+}
+
+/**
+ * Where a sink stands with a process: its watermark and its sampler's
+ * window, as the store has them.
+ *
+ * @since 0.3.0
+ */
+export interface SamplerState {
+  readonly sink: string
+  readonly processId: string
+  readonly watermark?: Pick<Watermark, "timestamp" | "ordinate" | "crons"> | undefined
+  readonly window?: SamplerWindow | undefined
 }
 
 /**
  * What the writer saw of a process in one group, for a sink or (sink `""`)
  * for the vacuum: added to the process's totals in the hand-off's
- * transaction.
+ * transaction as it is (evaluations the vacuum's lists left out, which are
+ * not handed off; see {@link Handoff.bytes} for those that are).
  *
  * @since 0.3.0
  */
@@ -269,6 +326,11 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
     /** Only the sinks' rows of processes sampled now (rate above 1), the highest rate first. */
     readonly overBudget?: boolean | undefined
   }) => Effect.Effect<ReadonlyArray<ProcessStats>, DedupeStoreError>
+  /**
+   * Where each sink stands with each of the processes (watermark, sampler
+   * window): a vacuum that starts goes on from there. Absent, it starts afresh.
+   */
+  readonly samplerStates?: ((processIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<SamplerState>, DedupeStoreError>) | undefined
   /** Counts per sink with anything waiting or dead-lettered, or a condition noted. */
   readonly stats: Effect.Effect<ReadonlyArray<SinkStats>, DedupeStoreError>
   /**

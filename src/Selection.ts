@@ -11,6 +11,8 @@
  *
  * @since 0.3.0
  */
+import type { SamplerWindow } from "./DedupeStore.js"
+
 export { budget, parseIds, PROCESS_ID, processList, type ProcessList, selectionSettings, settings } from "./internal/settings/selection.js"
 
 /**
@@ -87,15 +89,8 @@ export const isLimited = (b: Budget): boolean => Number.isFinite(b.events) || Nu
  */
 export const WINDOW_MILLIS = 60_000
 
-interface ProcessState {
-  window: number
-  events: number
-  bytes: number
-  /** What the minute before held: a process steadily over budget starts each minute at its rate. */
-  previousEvents: number
-  previousBytes: number
-  rate: number
-}
+/** What the minute before held (`previous…`): a process steadily over budget starts each minute at its rate. */
+type ProcessState = { -readonly [K in keyof SamplerWindow]: SamplerWindow[K] }
 
 /**
  * The sample rate of each evaluation of each process, from what the
@@ -103,8 +98,10 @@ interface ProcessState {
  * included) and what the minute before held: N is the smallest power of two
  * that brings either within the budget. A pure function of each process's
  * evaluations in order, so two runs over the same records, and two
- * instances given the same evaluations, decide alike. It remembers the
- * `maxProcesses` processes seen last.
+ * instances given the same evaluations, decide alike; a process's window,
+ * kept ({@link Sampler.window}) and given back ({@link Sampler.restore}),
+ * lets a restarted vacuum go on as if it had never stopped. It remembers
+ * the `maxProcesses` processes seen last.
  *
  * @since 0.3.0
  */
@@ -118,18 +115,18 @@ export class Sampler {
     const window = Math.floor(timestamp / WINDOW_MILLIS)
     let state = this.processes.get(processId)
     if (state === undefined) {
-      state = { window, events: 0, bytes: 0, previousEvents: 0, previousBytes: 0, rate: 1 }
+      state = { minute: window, events: 0, bytes: 0, previousEvents: 0, previousBytes: 0, rate: 1 }
       if (this.processes.size >= this.maxProcesses) this.processes.delete(this.processes.keys().next().value!)
     } else {
       // The most recently seen last, for forgetting the oldest.
       this.processes.delete(processId)
     }
     this.processes.set(processId, state)
-    if (window > state.window) {
-      const next = window === state.window + 1
+    if (window > state.minute) {
+      const next = window === state.minute + 1
       state.previousEvents = next ? state.events : 0
       state.previousBytes = next ? state.bytes : 0
-      state.window = window
+      state.minute = window
       state.events = 0
       state.bytes = 0
     }
@@ -142,6 +139,24 @@ export class Sampler {
       rateFor(Math.max(state.bytes, state.previousBytes), budget.bytes)
     )
     return state.rate
+  }
+
+  /** The process's window as it stands, to be kept; none for a process it does not remember. */
+  window(processId: string): SamplerWindow | undefined {
+    const state = this.processes.get(processId)
+    return state === undefined ? undefined : { ...state }
+  }
+
+  /** Goes on from a window kept before (a restart), as if every evaluation it counted had been seen here. */
+  restore(processId: string, window: SamplerWindow): void {
+    this.processes.delete(processId)
+    if (this.processes.size >= this.maxProcesses) this.processes.delete(this.processes.keys().next().value!)
+    this.processes.set(processId, { ...window })
+  }
+
+  /** Forgets the process: its next evaluation starts a window afresh (or from a {@link Sampler.restore}). */
+  forget(processId: string): void {
+    this.processes.delete(processId)
   }
 
   /** The processes whose last evaluation was sampled, and at what rate, highest first. */

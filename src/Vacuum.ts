@@ -231,13 +231,15 @@ export const make = (
     const delivery = yield* Delivery.make(store, sinks, DeliverySettings.fromValues(config), crypto.randomUUID())
     // Other instances on the store say when they hand off: their batches are claimed when due, not at the next poll.
     if (store.wakeups !== undefined) yield* Effect.forkScoped(Stream.runForEach(store.wakeups, delivery.hinted))
-    const selector = yield* Selecting.fromSettings(config, sinks)
+    const selector = yield* Selecting.fromSettings(config, sinks, store)
     const writer = yield* Writer.make({
       store,
       sinks: sinks.map((s) => s.name),
       queue,
       linger: config.storeLinger,
       select: selector.select,
+      prepare: selector.prepare,
+      forget: selector.forget,
       onStored: delivery.stored
     })
     const intake = Intake.make({ ...config, allowed: selector.allowed }, queue, warnings)

@@ -155,7 +155,7 @@ describe("DedupeStore (PostgreSQL): a fleet starting at once", () => {
         try {
           const opened = yield* Effect.all(Array.from({ length: 4 }, () => Effect.scoped(Effect.either(Pg.make({ url: db.url })))), { concurrency: 4 })
           assert.deepStrictEqual(opened.map((o) => o._tag), ["Right", "Right", "Right", "Right"], opened.map((o) => (o._tag === "Left" ? o.left.message : "")).join("; "))
-          assert.strictEqual(psql("SELECT count(*) FROM event_vacuum.event_vacuum_migrations", db.name).trim(), "6")
+          assert.strictEqual(psql("SELECT count(*) FROM event_vacuum.event_vacuum_migrations", db.name).trim(), "7")
         } finally {
           db.drop()
         }

@@ -225,3 +225,49 @@ describe("Selection: how much", () => {
     assert.deepStrictEqual(b.overBudget(), [{ processId: "Q", sampleRate: 8 }])
   })
 })
+
+describe("Selection: the same N after a restart", () => {
+  /** Runs the records through a vacuum on the state, to the end, and closes it. */
+  const runOn = (state: string, records: ReadonlyArray<Record<string, unknown>>, options: Parameters<typeof start>[2]) =>
+    Effect.gen(function*() {
+      const sink = new RecordingSink("test")
+      const running = yield* start(Sqlite.layer({ filename: state }), [sink], options)
+      yield* vacuumAll(records, running)
+      const stats = yield* running.store.processes()
+      yield* running.close
+      return { sink, stats }
+    })
+
+  // Split at a record; and a restart that evaluates records 30 to 59 again (a CU going back to a checkpoint).
+  for (const [end, from] of [[30, 30], [77, 77], [60, 30]] as const) {
+    it.scopedLive(`the example run as records 0-${end - 1} then ${from}- on one state keeps exactly the events one run keeps, at the same rates`, () =>
+      Effect.gen(function*() {
+        const options = { flushInterval: "10 millis", budgetEvents: 2 } as const
+        const records = exampleRecords()
+        const whole = yield* runOn(tempDb(), records, options)
+        const state = tempDb()
+        const head = yield* runOn(state, records.slice(0, end), options)
+        const tail = yield* runOn(state, records.slice(from), options)
+        const rates = (events: ReadonlyArray<OutboundEvent>) => events.map((e) => `${e.id} 1/${e.sampleRate ?? 1}`).sort()
+        assert.deepStrictEqual(rates([...head.sink.events, ...tail.sink.events]), rates(whole.sink.events))
+        assert.isBelow(whole.sink.events.length, 121)
+        // The totals of the two runs are the one run's.
+        const totals = (stats: typeof whole.stats) => stats.map(({ updatedAt: _, ...s }) => s).sort((a, b) => (a.sink + a.processId < b.sink + b.processId ? -1 : 1))
+        assert.deepStrictEqual(totals(tail.stats), totals(whole.stats))
+      }), { timeout: 60_000 })
+  }
+
+  it.scopedLive("a run again over the same state counts nothing twice: the totals per process are those of the first hand-offs", () =>
+    Effect.gen(function*() {
+      const options = { flushInterval: "10 millis", budgetEvents: 2 } as const
+      const state = tempDb()
+      const first = yield* runOn(state, exampleRecords(), options)
+      const again = yield* runOn(state, exampleRecords(), options)
+      assert.strictEqual(again.sink.events.length, 0)
+      assert.deepStrictEqual(again.stats, first.stats.map((s) => ({ ...s, updatedAt: again.stats.find((t) => t.sink === s.sink && t.processId === s.processId)!.updatedAt })))
+      const vacuumRows = first.stats.filter((s) => s.sink === "")
+      assert.strictEqual(vacuumRows.reduce((n, s) => n + s.events, 0), 121)
+      const sinkRows = first.stats.filter((s) => s.sink === "test")
+      assert.strictEqual(sinkRows.reduce((n, s) => n + s.events - s.sampled, 0), first.sink.events.length)
+    }), { timeout: 60_000 })
+})

@@ -20,10 +20,13 @@ import { Clock, Effect, Layer, Option, Schedule } from "effect"
 import type {
   ClaimOptions,
   DeadLetter,
+  Handoff,
   HandoffResult,
   OutboxEntry,
   ProcessStats,
   ProcessTally,
+  SamplerState,
+  SamplerWindow,
   SinkCondition,
   SinkStats,
   Wakeup
@@ -171,6 +174,14 @@ const migrations = Migrator.fromRecord({
       updated_at BIGINT NOT NULL,
       PRIMARY KEY (sink, process_id)
     )`
+  }),
+  // A sink's sampler for the process (see SamplerWindow): moved with the totals by first hand-offs
+  // only, so a vacuum that starts again decides the N it would have; NULL until one is kept.
+  "0007_process_sampler": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const column of ["window_minute", "window_events", "window_bytes", "previous_events", "previous_bytes"]) {
+      yield* sql`ALTER TABLE event_vacuum_process ADD COLUMN ${sql.literal(column)} BIGINT`
+    }
   })
 })
 
@@ -223,7 +234,25 @@ interface ProcessRow {
   readonly not_allowed: number
   readonly sample_rate: number
   readonly updated_at: number
+  readonly window_minute: number | null
+  readonly window_events: number | null
+  readonly window_bytes: number | null
+  readonly previous_events: number | null
+  readonly previous_bytes: number | null
 }
+
+const toWindow = (row: ProcessRow): SamplerWindow | undefined =>
+  row.window_minute === null || row.window_minute === undefined ? undefined : {
+    minute: Number(row.window_minute),
+    events: Number(row.window_events),
+    bytes: Number(row.window_bytes),
+    previousEvents: Number(row.previous_events),
+    previousBytes: Number(row.previous_bytes),
+    rate: Number(row.sample_rate)
+  }
+
+/** A process's totals for one sink, as a hand-off adds them up before writing them. */
+type Totals = { -readonly [K in keyof ProcessTally]: ProcessTally[K] } & { window?: SamplerWindow | undefined }
 
 const toProcessStats = (row: ProcessRow): ProcessStats => ({
   sink: row.sink,
@@ -320,7 +349,7 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
       return text
     }
 
-    const addTallies = (tallies: ReadonlyArray<ProcessTally>, now: number) =>
+    const addTallies = (tallies: ReadonlyArray<ProcessTally & { readonly window?: SamplerWindow | undefined }>, now: number) =>
       Effect.forEach(insertSlices(tallies.map((t) => ({
         sink: t.sink,
         process_id: t.processId,
@@ -330,7 +359,12 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
         sampled: t.sampled,
         not_allowed: t.notAllowed,
         sample_rate: t.sampleRate,
-        updated_at: now
+        updated_at: now,
+        window_minute: t.window?.minute ?? null,
+        window_events: t.window?.events ?? null,
+        window_bytes: t.window?.bytes ?? null,
+        previous_events: t.window?.previousEvents ?? null,
+        previous_bytes: t.window?.previousBytes ?? null
       }))), (chunk) =>
         sql`INSERT INTO event_vacuum_process ${sql.insert(chunk)}
           ON CONFLICT (sink, process_id) DO UPDATE SET
@@ -340,7 +374,35 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
             sampled = event_vacuum_process.sampled + excluded.sampled,
             not_allowed = event_vacuum_process.not_allowed + excluded.not_allowed,
             sample_rate = CASE WHEN excluded.evaluations > 0 THEN excluded.sample_rate ELSE event_vacuum_process.sample_rate END,
-            updated_at = excluded.updated_at`, { discard: true })
+            updated_at = excluded.updated_at,
+            window_minute = COALESCE(excluded.window_minute, event_vacuum_process.window_minute),
+            window_events = COALESCE(excluded.window_events, event_vacuum_process.window_events),
+            window_bytes = COALESCE(excluded.window_bytes, event_vacuum_process.window_bytes),
+            previous_events = COALESCE(excluded.previous_events, event_vacuum_process.previous_events),
+            previous_bytes = COALESCE(excluded.previous_bytes, event_vacuum_process.previous_bytes)`, { discard: true })
+
+    const samplerStates = (processIds: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const states = new Map<string, { -readonly [K in keyof SamplerState]: SamplerState[K] }>()
+        const state = (sink: string, processId: string) => {
+          const key = sink + "\u0000" + processId
+          let s = states.get(key)
+          if (s === undefined) states.set(key, s = { sink, processId })
+          return s
+        }
+        for (const ids of chunks(processIds)) {
+          const marks = yield* sql<WatermarkRow>`SELECT sink, process_id, timestamp, ordinate, crons, updated_at
+            FROM event_vacuum_watermark WHERE ${sql.in("process_id", ids)}`
+          for (const row of marks) {
+            const { crons, ordinate, timestamp } = toWatermark(row)
+            state(row.sink, row.process_id).watermark = { timestamp, ordinate, crons }
+          }
+          const rows = yield* sql<ProcessRow>`SELECT * FROM event_vacuum_process
+            WHERE sink <> '' AND window_minute IS NOT NULL AND ${sql.in("process_id", ids)}`
+          for (const row of rows) state(row.sink, row.process_id).window = toWindow(row)
+        }
+        return [...states.values()]
+      }).pipe(Effect.mapError(fail("sampler states")))
 
     const processes: DedupeStore["Type"]["processes"] = (options = {}) =>
       Effect.gen(function*() {
@@ -400,15 +462,16 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
         const results = new Map<string, { events: number; duplicates: number }>()
         for (const sink of sinks) results.set(sink, { events: 0, duplicates: 0 })
         const processIds = [...new Set(handoffs.map((h) => h.processId))]
-        if (tallies.length === 0 && (sinks.length === 0 || handoffs.length === 0)) return results
+        const counting = handoffs.some((h) => h.bytes !== undefined)
+        if (tallies.length === 0 && !counting && (sinks.length === 0 || handoffs.length === 0)) return results
         // The guard first, before any row is touched (see `guard`).
         yield* guard([...new Set([...processIds, ...tallies.map((t) => t.processId)])])
         const now = yield* Clock.currentTimeMillis
         if (tallies.length > 0) yield* addTallies(tallies, now)
-        if (sinks.length === 0 || handoffs.length === 0) return results
+        if (handoffs.length === 0) return results
 
         const current = new Map<string, Pick<Watermark, "timestamp" | "ordinate" | "crons">>()
-        for (const ids of chunks(processIds)) {
+        for (const ids of sinks.length === 0 ? [] : chunks(processIds)) {
           const rows = yield* sql<WatermarkRow>`
             SELECT sink, process_id, timestamp, ordinate, crons, updated_at FROM event_vacuum_watermark
             WHERE ${sql.in("process_id", ids)} AND ${sql.in("sink", sinks)}`
@@ -419,7 +482,36 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
         // The outbox rows' values, flat, in OUTBOX_COLUMNS order: no object per row.
         const values: Array<unknown> = []
         const written = new Map(sinks.map((sink) => [sink, { events: 0, bytes: 0 }]))
+        // Each process's totals from the evaluations that are first hand-offs here (see Handoff.bytes).
+        const totals = new Map<string, Totals>()
+        const totalsOf = (sink: string, processId: string) => {
+          const key = sink + "\u0000" + processId
+          let t = totals.get(key)
+          if (t === undefined) {
+            totals.set(key, t = { sink, processId, evaluations: 0, events: 0, bytes: 0, sampled: 0, notAllowed: 0, sampleRate: 1 })
+          }
+          return t
+        }
+        const count = (t: Totals, handoff: Handoff & { readonly bytes: number }) => {
+          const taken = t.sink === "" ? undefined : handoff.taken?.get(t.sink)
+          if (taken?.notAllowed === true) {
+            t.notAllowed++
+            return
+          }
+          t.evaluations++
+          t.events += handoff.events.length
+          t.bytes += handoff.bytes
+          if (taken === undefined) {
+            t.sampleRate = 1
+            return
+          }
+          t.sampled += taken.sampled
+          t.sampleRate = taken.sampleRate
+          if (taken.window !== undefined) t.window = taken.window
+        }
         for (const handoff of handoffs) {
+          // New to the vacuum when no sink had it (a sink added since takes old evaluations for the first time).
+          let seen = false
           for (const sink of sinks) {
             const key = sink + "\u0000" + handoff.processId
             const result = results.get(sink)!
@@ -427,7 +519,11 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
             const events = handoff.bySink?.get(sink) ?? handoff.events
             if (watermark !== undefined && isHandedOff(handoff.position, watermark)) {
               result.duplicates += events.length
+              seen = true
               continue
+            }
+            if (handoff.bytes !== undefined) {
+              count(totalsOf(sink, handoff.processId), handoff as Handoff & { readonly bytes: number })
             }
             current.set(key, advance(watermark, handoff.position))
             moved.add(key)
@@ -440,7 +536,12 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
               values.push(sink, event.id, event.time, event.data, bytes, now, 0, event.sampleRate ?? 1)
             }
           }
+          if (handoff.bytes !== undefined && !seen) {
+            count(totalsOf("", handoff.processId), handoff as Handoff & { readonly bytes: number })
+          }
         }
+        if (totals.size > 0) yield* addTallies([...totals.values()], now)
+        if (sinks.length === 0) return results
 
         let at = 0
         for (const size of sliceSizes(values.length / OUTBOX_COLUMNS.length)) {
@@ -718,6 +819,7 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
       cursors,
       moveCursor,
       processes,
+      samplerStates,
       stats
     })
   })

@@ -3,17 +3,24 @@
  * at every poll and re-read when it changes, the list read before kept if
  * the new one is bad), the vacuum's own lists for the intake, and for the
  * writer each sink's view of a group: the events of the processes it takes,
- * sampled over its budget, and a tally per process of what it saw.
+ * sampled over its budget, and how it took each evaluation, which the store
+ * counts into the process's totals when it is the sink's first hand-off of
+ * it. Each sink's sampler goes on, for a process first seen since the start,
+ * from the window and watermark the store keeps: a re-evaluation at or below
+ * the watermark moves no sampler, so a vacuum that stops and starts again
+ * decides the N one run would have.
  *
  * @internal
  */
 import type { Duration, Scope } from "effect"
 import { Effect, Either, MetricLabel, Schedule } from "effect"
 import * as fs from "node:fs"
-import type { Handoff, ProcessTally } from "../DedupeStore.js"
+import type { DedupeStore, DedupeStoreError, Handoff, ProcessTally, Taken } from "../DedupeStore.js"
 import type { OutboundEvent } from "../Enrich.js"
 import * as Metrics from "../Metrics.js"
 import type { Budget, LoadedList, ProcessList } from "../Selection.js"
+import type { Watermark } from "../Position.js"
+import { advance, isHandedOff } from "../Position.js"
 import { allows, isLimited, keeps, parseIds, Sampler, stricter } from "../Selection.js"
 import * as Setting from "../Setting.js"
 import { InvalidSettingsError } from "../Setting.js"
@@ -111,16 +118,25 @@ export interface Selector {
   /** Whether the vacuum's own lists take the process (the intake asks). */
   readonly allowed: (processId: string) => boolean
   /**
+   * Reads from the store where the sinks' samplers stand with the group's
+   * processes not seen since the start (or forgotten); before `select`.
+   */
+  readonly prepare: (group: ReadonlyArray<Queued>) => Effect.Effect<void, DedupeStoreError>
+  /**
    * The group as each sink takes it (`bySink` where a sink takes other
-   * events than all of them), and a tally per process: for the vacuum (sink
-   * `""`: what arrived, what its lists refused) and per sink.
+   * events than all of them, `taken` where it did not take them whole), and
+   * the tallies of what the vacuum's lists refused (per process, sink `""`).
    */
   readonly select: (group: ReadonlyArray<Queued>) => {
     readonly handoffs: ReadonlyArray<Handoff>
     readonly tallies: ReadonlyArray<ProcessTally>
   }
+  /** The group was not stored: the samplers of its processes are read again from the store. */
+  readonly forget: (group: ReadonlyArray<Queued>) => void
   readonly counts: (sink: string) => SinkSelectionCounts
 }
+
+type Mark = Pick<Watermark, "timestamp" | "ordinate" | "crons">
 
 interface SinkRules {
   readonly name: string
@@ -128,7 +144,14 @@ interface SinkRules {
   readonly allow: ListHandle
   readonly deny: ListHandle
   readonly sampler: Sampler | undefined
+  /** Per process, the last evaluation its sampler counted: one at or below it is a re-evaluation. */
+  readonly counted: Map<string, Mark>
 }
+
+const NOT_TAKEN: Taken = { notAllowed: true, sampled: 0, sampleRate: 1 }
+
+/** Processes whose samplers the selector remembers; the oldest is read again from the store when it comes back. */
+const MAX_PROCESSES = 10_000
 
 const sampleOf = (events: ReadonlyArray<OutboundEvent>, rate: number): Array<OutboundEvent> => {
   const kept: Array<OutboundEvent> = []
@@ -142,7 +165,11 @@ const sampleOf = (events: ReadonlyArray<OutboundEvent>, rate: number): Array<Out
  * The writer's selector: each sink takes what the vacuum's lists and its
  * own allow, sampled over the stricter of the vacuum's budget and its own.
  */
-export const selector = (vacuum: Rules, sinks: ReadonlyArray<{ readonly name: string; readonly rules: Rules }>): Selector => {
+export const selector = (
+  vacuum: Rules,
+  sinks: ReadonlyArray<{ readonly name: string; readonly rules: Rules }>,
+  store?: Pick<DedupeStore["Type"], "samplerStates">
+): Selector => {
   const rules: ReadonlyArray<SinkRules> = sinks.map(({ name, rules: own }) => {
     const budget = stricter(vacuum.budget, own.budget)
     return {
@@ -150,10 +177,44 @@ export const selector = (vacuum: Rules, sinks: ReadonlyArray<{ readonly name: st
       tag: MetricLabel.make("sink", name),
       allow: own.allow,
       deny: own.deny,
-      sampler: isLimited(budget) ? new Sampler(budget) : undefined
+      sampler: isLimited(budget) ? new Sampler(budget, Infinity) : undefined,
+      counted: new Map()
     }
   })
+  const sampled = rules.filter((r) => r.sampler !== undefined)
   const counts = new Map(rules.map((r) => [r.name, { notAllowed: 0, sampled: 0 }]))
+  // The processes whose samplers stand as the store has them (or as this vacuum moved them since), oldest first.
+  const known = new Map<string, true>()
+  const forgetProcess = (processId: string) => {
+    known.delete(processId)
+    for (const r of sampled) {
+      r.sampler!.forget(processId)
+      r.counted.delete(processId)
+    }
+  }
+
+  const prepare = (group: ReadonlyArray<Queued>): Effect.Effect<void, DedupeStoreError> => {
+    const read = store?.samplerStates
+    if (read === undefined || sampled.length === 0) return Effect.void
+    const unknown = new Set<string>()
+    for (const q of group) if (q.skipped === undefined && !known.has(q.processId)) unknown.add(q.processId)
+    if (unknown.size === 0) return Effect.void
+    const ids = [...unknown]
+    return Effect.map(read(ids), (states) => {
+      for (const id of ids) {
+        // Afresh, unless the store says otherwise.
+        forgetProcess(id)
+        known.set(id, true)
+      }
+      for (const state of states) {
+        const r = sampled.find((x) => x.name === state.sink)
+        if (r === undefined) continue
+        if (state.watermark !== undefined) r.counted.set(state.processId, state.watermark)
+        if (state.window !== undefined) r.sampler!.restore(state.processId, state.window)
+      }
+      while (known.size > MAX_PROCESSES) forgetProcess(known.keys().next().value!)
+    })
+  }
 
   const select = (group: ReadonlyArray<Queued>) => {
     const tallies = new Map<string, { -readonly [K in keyof ProcessTally]: ProcessTally[K] }>()
@@ -167,45 +228,54 @@ export const selector = (vacuum: Rules, sinks: ReadonlyArray<{ readonly name: st
     }
     const handoffs: Array<Handoff> = []
     for (const q of group) {
-      const all = tally("", q.processId)
       if (q.skipped === "not_allowed") {
-        all.notAllowed++
+        // Not handed off, so no watermark tells a re-evaluation: every evaluation left out counts.
+        tally("", q.processId).notAllowed++
         continue
       }
-      all.evaluations++
-      all.events += q.events.length
-      all.bytes += q.bytes
       let bySink: Map<string, ReadonlyArray<OutboundEvent>> | undefined
+      let taken: Map<string, Taken> | undefined
       for (const r of rules) {
-        const t = tally(r.name, q.processId)
         const c = counts.get(r.name)!
         if (!allows(r.allow.current(), r.deny.current(), q.processId)) {
-          t.notAllowed++
           c.notAllowed++
           ;(bySink ??= new Map()).set(r.name, [])
+          ;(taken ??= new Map()).set(r.name, NOT_TAKEN)
           continue
         }
-        t.evaluations++
-        t.events += q.events.length
-        t.bytes += q.bytes
         if (r.sampler === undefined) continue
+        const mark = r.counted.get(q.processId)
+        // A re-evaluation: its first hand-off is in the store, and it counts in no minute again.
+        if (mark !== undefined && isHandedOff(q.position, mark)) continue
+        r.counted.set(q.processId, advance(mark, q.position))
         const rate = r.sampler.rate(q.processId, q.position.timestamp, q.events.length, q.bytes)
-        t.sampleRate = rate
-        if (rate === 1) continue
+        const window = r.sampler.window(q.processId)
+        if (rate === 1) {
+          ;(taken ??= new Map()).set(r.name, { notAllowed: false, sampled: 0, sampleRate: 1, window })
+          continue
+        }
         const kept = sampleOf(q.events, rate)
         const dropped = q.events.length - kept.length
-        t.sampled += dropped
         c.sampled += dropped
         if (dropped > 0) Metrics.sampledEvents.unsafeUpdate(dropped, [r.tag])
         ;(bySink ??= new Map()).set(r.name, kept)
+        ;(taken ??= new Map()).set(r.name, { notAllowed: false, sampled: dropped, sampleRate: rate, window })
       }
-      handoffs.push(bySink === undefined ? q : { processId: q.processId, position: q.position, events: q.events, bySink })
+      handoffs.push(
+        bySink === undefined && taken === undefined
+          ? q
+          : { processId: q.processId, position: q.position, events: q.events, bytes: q.bytes, bySink, taken }
+      )
     }
     return { handoffs, tallies: [...tallies.values()] }
   }
 
   return {
     allowed: (processId) => allows(vacuum.allow.current(), vacuum.deny.current(), processId),
+    prepare,
+    forget: (group) => {
+      for (const q of group) if (known.has(q.processId)) forgetProcess(q.processId)
+    },
     select,
     counts: (sink) => {
       const c = counts.get(sink) ?? { notAllowed: 0, sampled: 0 }
@@ -221,7 +291,8 @@ export const selector = (vacuum: Rules, sinks: ReadonlyArray<{ readonly name: st
  */
 export const fromSettings = (
   config: Setting.Values<typeof settings>,
-  sinks: ReadonlyArray<Sink>
+  sinks: ReadonlyArray<Sink>,
+  store?: Pick<DedupeStore["Type"], "samplerStates">
 ): Effect.Effect<Selector, InvalidSettingsError, Scope.Scope> =>
   Effect.gen(function*() {
     const poll = config.processesPoll
@@ -242,5 +313,5 @@ export const fromSettings = (
         const values = yield* Setting.decode(table, sink.selection ?? {}, `sink ${sink.name}`)
         return { name: sink.name, rules: yield* rulesOf(values, table, `sink ${sink.name}: `) }
       }))
-    return selector(vacuum, own)
+    return selector(vacuum, own, store)
   })

@@ -10,7 +10,7 @@
  */
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Metric, Queue, Schedule } from "effect"
-import type { DedupeStore, Handoff, HandoffResult, ProcessTally } from "../DedupeStore.js"
+import type { DedupeStore, DedupeStoreError, Handoff, HandoffResult, ProcessTally } from "../DedupeStore.js"
 import * as Metrics from "../Metrics.js"
 import { describeDefect } from "./warnings.js"
 import type { HandoffQueue, Queued } from "./queue.js"
@@ -39,6 +39,10 @@ export interface WriterOptions {
     readonly handoffs: ReadonlyArray<Handoff>
     readonly tallies: ReadonlyArray<ProcessTally>
   }) | undefined
+  /** Reads what `select` needs from the store first (retried like the hand-off; `select` runs once a group). */
+  readonly prepare?: ((group: ReadonlyArray<Queued>) => Effect.Effect<void, DedupeStoreError>) | undefined
+  /** The group could not be stored. */
+  readonly forget?: ((group: ReadonlyArray<Queued>) => void) | undefined
   /** A group is stored: each sink's result, the group's bytes and events, and when. */
   readonly onStored: (results: ReadonlyMap<string, HandoffResult>, bytes: number, events: number, now: number) => void
 }
@@ -62,6 +66,7 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
       }
       const fail = (what: string, why: string, cause: unknown) =>
         Effect.suspend(() => {
+          options.forget?.(group)
           lost += events
           const line = `event-vacuum: ${what} ${events} event(s) (${why}); they are lost unless their evaluations run again`
           const first = why !== said
@@ -72,9 +77,13 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
             first ? Effect.zipRight(Effect.logError(line), Effect.logDebug(line, cause)) : Effect.logDebug(line, cause)
           )
         })
-      const { handoffs, tallies } = options.select?.(group) ?? { handoffs: group, tallies: [] }
+      let selected: ReturnType<NonNullable<WriterOptions["select"]>> | undefined
+      const handOff = Effect.suspend(() => {
+        selected ??= options.select?.(group) ?? { handoffs: group, tallies: [] }
+        return store.handOff(options.sinks, selected.handoffs, selected.tallies)
+      })
       let failingSince: number | undefined
-      return store.handOff(options.sinks, handoffs, tallies).pipe(
+      return (options.prepare === undefined ? handOff : Effect.zipRight(Effect.suspend(() => options.prepare!(group)), handOff)).pipe(
         Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.intersect(Schedule.recurs(3)))),
         // A store that may come back (a database restarting, a connection lost): patience, the
         // events waiting in memory (new ones past the queue's bound are dropped, and counted).

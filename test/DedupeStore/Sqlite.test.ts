@@ -244,7 +244,8 @@ describe("DedupeStore (SQLite): sample rates", () => {
             { migration_id: 3, name: "create_sink" },
             { migration_id: 4, name: "create_follow_cursor" },
             { migration_id: 5, name: "sample_rate" },
-            { migration_id: 6, name: "create_process" }
+            { migration_id: 6, name: "create_process" },
+            { migration_id: 7, name: "process_sampler" }
           ]
         )
       } finally {
