@@ -80,7 +80,12 @@ export const status = (given: Given) =>
 const bytesText = (n: number): string =>
   n < 1000 ? `${n} B` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : n < 1e9 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e9).toFixed(1)} GB`
 
-/** `status --processes`: the top processes by events (or `--by bytes`), each sink's share under each. */
+/**
+ * `status --processes`: the top processes by events (or `--by bytes`), each
+ * sink's share under each. An evaluation counts at its first hand-off, not
+ * again when evaluated again; one the vacuum's lists left out is never
+ * handed off, so it counts each time.
+ */
 const processes = (given: Given) =>
   Effect.gen(function*() {
     const store = yield* DedupeStore
@@ -93,9 +98,9 @@ const processes = (given: Given) =>
     }
     const top = rows.filter((r) => r.sink === "")
     if (top.length === 0) return yield* Console.log("no process seen yet")
-    yield* Console.log(`the ${top.length} process(es) with the most ${by}, since this state file began:`)
+    yield* Console.log(`the ${top.length} process(es) with the most ${by} in this state, each evaluation counted at its first hand-off:`)
     for (const p of top) {
-      const refused = p.notAllowed > 0 ? `; ${p.notAllowed} evaluations not allowed` : ""
+      const refused = p.notAllowed > 0 ? `; ${p.notAllowed} evaluations not allowed (counted each time evaluated)` : ""
       yield* Console.log(`${p.processId}  ${p.evaluations} evaluations with events, ${p.events} events, ${bytesText(p.bytes)}${refused}`)
       for (const k of rows.filter((r) => r.sink !== "" && r.processId === p.processId)) {
         const kept = k.events - k.sampled

@@ -835,12 +835,19 @@ describe("event-vacuum for processes you do not control", () => {
     const top = cli(["status", "--processes"], { env })
     assert.strictEqual(top.code, 0, top.stderr)
     const said = lines(top.stdout)
-    assert.strictEqual(said[0], "the 3 process(es) with the most events, since this state file began:")
-    assert.include(top.stdout, `${P2}  0 evaluations with events, 0 events, 0 B; ${third} evaluations not allowed`)
+    assert.strictEqual(said[0], "the 3 process(es) with the most events in this state, each evaluation counted at its first hand-off:")
+    assert.include(top.stdout, `${P2}  0 evaluations with events, 0 events, 0 B; ${third} evaluations not allowed (counted each time evaluated)`)
     for (const p of [P0, P1]) {
       const mine = kept.filter((e) => e.data.processId === p).length
       assert.match(top.stdout, new RegExp(`${p}  \\d+ evaluations with events, \\d+ events, [\\d.]+ kB\\n  file: ${mine} of \\d+ events kept, \\d+ sampled, over budget: 1 in \\d+ now`))
     }
+    // Run again on the same state: nothing delivered, and the totals of what was handed off stay as they were.
+    const rerun = cli(["run", input], { env })
+    assert.strictEqual(rerun.code, 0, rerun.stderr)
+    assert.include(rerun.stderr, "file: 0 delivered, 121 seen before, 0 waiting, 0 dead-lettered")
+    const after = cli(["status", "--processes"], { env })
+    assert.strictEqual(after.code, 0, after.stderr)
+    assert.strictEqual(after.stdout, top.stdout.replace(`; ${third} evaluations not allowed`, `; ${2 * third} evaluations not allowed`))
     const byBytes = cli(["status", "--processes", "--by", "bytes", "--limit", "1", "--json"], { env })
     assert.strictEqual(byBytes.code, 0, byBytes.stderr)
     const rows = lines(byBytes.stdout).map((l) => JSON.parse(l) as { sink: string; processId: string; bytes: number })
