@@ -4,7 +4,7 @@
  * added), and the sampler on its own.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, TestClock } from "effect"
+import { Effect, Either, Option, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -110,19 +110,23 @@ describe("Selection: which processes", () => {
         `invalid vacuum options: processes: "XPROC1" (the 2nd) is not a process id (43 characters of A-Z a-z 0-9 _ -)`
       )
       const missing = yield* Effect.flip(start(memory(), [], { processes: `@${path.join(dir, "nope.txt")}` }))
-      assert.strictEqual((missing as Error).message, `invalid vacuum options: processes (EVENT_VACUUM_PROCESSES): cannot read @${path.join(dir, "nope.txt")}: no such file`)
+      assert.strictEqual((missing as Error).message, `invalid vacuum options: processes: cannot read @${path.join(dir, "nope.txt")}: no such file`)
       const file = path.join(dir, "deny.txt")
       fs.writeFileSync(file, `${P0}\n\n${P1} # ours\n${P2}x\n`)
       const bad = yield* Effect.flip(start(memory(), [new RecordingSink("honeycomb", { excludeProcesses: `@${file}`, envPrefix: "HONEYCOMB_" })], {}))
       assert.strictEqual(
         (bad as Error).message,
-        `invalid vacuum options: sink honeycomb: excludeProcesses (HONEYCOMB_EXCLUDE_PROCESSES): "${P2}x" (${file}:4) is not a process id (43 characters of A-Z a-z 0-9 _ -)`
+        `invalid sink honeycomb options: excludeProcesses: "${P2}x" (${file}:4) is not a process id (43 characters of A-Z a-z 0-9 _ -)`
       )
       // From text, as env gives it: all, none, ids, @FILE; a budget is a positive integer or unlimited.
       const table = selectionSettings("EVENT_VACUUM_")
       assert.deepStrictEqual(Either.getOrThrow(table.processes.parse("all")), { _tag: "All" })
       assert.deepStrictEqual(Either.getOrThrow(table.processes.parse("none")), { _tag: "Ids", ids: new Set<string>() })
-      assert.deepStrictEqual(Either.getOrThrow(table.processes.parse(`@${file}`)), { _tag: "File", path: file })
+      // A file is read when the setting is checked: a good one is kept as the file, to be watched.
+      const good = path.join(dir, "good.txt")
+      fs.writeFileSync(good, `${P0}\n`)
+      assert.deepStrictEqual(Either.getOrThrow(table.processes.parse(`@${good}`)), { _tag: "File", path: good })
+      assert.deepStrictEqual(Either.getLeft(table.processes.parse(`@${file}`)), Option.some(`"${P2}x" (${file}:4) is not a process id (43 characters of A-Z a-z 0-9 _ -), got "@${file}"`))
       assert.strictEqual(Either.getOrThrow(table.budgetEvents.parse("unlimited")), Infinity)
       assert.isTrue(Either.isLeft(table.budgetEvents.parse("0")))
       assert.isTrue(Either.isLeft(table.budgetEvents.parse(" 12")))

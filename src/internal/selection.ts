@@ -21,11 +21,11 @@ import * as Metrics from "../Metrics.js"
 import type { Budget, LoadedList, ProcessList } from "../Selection.js"
 import type { Watermark } from "../Position.js"
 import { advance, isHandedOff } from "../Position.js"
-import { allows, isLimited, keeps, parseIds, Sampler, stricter } from "../Selection.js"
+import { allows, isLimited, keeps, Sampler, stricter } from "../Selection.js"
 import * as Setting from "../Setting.js"
 import { InvalidSettingsError } from "../Setting.js"
 import type { Sink } from "../Transport.js"
-import { selectionSettings, settings } from "./settings/selection.js"
+import { readIds, selectionSettings, settings } from "./settings/selection.js"
 import type { Queued } from "./queue.js"
 
 /** A list as it stands now; a file list changes under it. */
@@ -39,16 +39,7 @@ export interface ListSource {
   readonly env: string
 }
 
-const readList = (path: string): Either.Either<LoadedList, string> => {
-  let text: string
-  try {
-    text = fs.readFileSync(path, "utf8")
-  } catch (error) {
-    const code = (error as { code?: string }).code
-    return Either.left(`cannot read @${path}: ${code === "ENOENT" ? "no such file" : error instanceof Error ? error.message : String(error)}`)
-  }
-  return Either.map(parseIds(text, path), (ids) => ({ _tag: "Ids", ids }))
-}
+const readList = (path: string): Either.Either<LoadedList, string> => Either.map(readIds(path), (ids) => ({ _tag: "Ids", ids }))
 
 const stamp = (path: string): string => {
   try {

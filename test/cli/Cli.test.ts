@@ -860,6 +860,14 @@ describe("event-vacuum for processes you do not control", () => {
     assert.strictEqual(wrong.code, 1)
     assert.include(wrong.stderr, `bad setting EVENT_VACUUM_EXCLUDE_PROCESSES: "XPROC9" (the 1st) is not a process id (43 characters of A-Z a-z 0-9 _ -)`)
     assert.isFalse(fs.existsSync(path.join(dir, "never.db")))
+    // A list file that does not read is refused with the other settings, before any state is made.
+    for (const [key, flag] of [["EVENT_VACUUM_PROCESSES", "processes"], ["EVENT_VACUUM_FILE_EXCLUDE_PROCESSES", "file-exclude-processes"]] as const) {
+      const missing = path.join(dir, "gone.txt")
+      const unread = cli(["run", input], { env: { ...env, EVENT_VACUUM_STATE_PATH: path.join(dir, "never.db"), [key]: `@${missing}` } })
+      assert.strictEqual(unread.code, 1)
+      assert.strictEqual(unread.stderr, `event-vacuum: bad setting ${key}: cannot read @${missing}: no such file, got "@${missing}" (flag --${flag})\n`)
+      assert.isFalse(fs.existsSync(path.join(dir, "never.db")))
+    }
   })
 })
 

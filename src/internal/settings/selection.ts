@@ -6,6 +6,7 @@
  * @internal
  */
 import * as Either from "effect/Either"
+import * as fs from "node:fs"
 import * as Setting from "../../Setting.js"
 
 /**
@@ -51,13 +52,36 @@ export const parseIds = (text: string, where?: string): Either.Either<ReadonlySe
   return Either.right(ids)
 }
 
+/**
+ * The ids of a list file, or why it does not read (`cannot read @FILE: …`,
+ * or its bad line).
+ *
+ * @since 0.3.0
+ */
+export const readIds = (path: string): Either.Either<ReadonlySet<string>, string> => {
+  let text: string
+  try {
+    text = fs.readFileSync(path, "utf8")
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    return Either.left(`cannot read @${path}: ${code === "ENOENT" ? "no such file" : error instanceof Error ? error.message : String(error)}`)
+  }
+  return parseIds(text, path)
+}
+
+// A file list is read when the setting is checked, so a file that does not read is refused with
+// the other settings, before any state is made; the vacuum reads it again when it starts, and then
+// on every change.
+const fileList = (path: string): Either.Either<ProcessList, string> =>
+  Either.map(readIds(path), (): ProcessList => ({ _tag: "File", path }))
+
 const listOf = (text: string): Either.Either<ProcessList, string> => {
   const t = text.trim()
   if (t === "all") return Either.right({ _tag: "All" })
   if (t === "none") return Either.right({ _tag: "Ids", ids: new Set() })
   if (t.startsWith("@")) {
     const path = t.slice(1).trim()
-    return path === "" ? Either.left("expected a file's path after @") : Either.right({ _tag: "File", path })
+    return path === "" ? Either.left("expected a file's path after @") : fileList(path)
   }
   return Either.map(parseIds(t), (ids) => ({ _tag: "Ids", ids }))
 }
@@ -73,7 +97,8 @@ export const processList: Setting.Kind<ProcessList, string | ReadonlyArray<strin
   check: (input) => {
     if (typeof input === "string") return listOf(input)
     const list = input as ProcessList | undefined
-    if (list?._tag === "All" || (list?._tag === "File" && typeof list.path === "string")) return Either.right(list)
+    if (list?._tag === "All") return Either.right(list)
+    if (list?._tag === "File" && typeof list.path === "string") return fileList(list.path)
     const ids = Array.isArray(input) ? input as ReadonlyArray<unknown> : list?._tag === "Ids" && list.ids instanceof Set ? [...list.ids] : undefined
     if (ids === undefined) return Either.left("expected process ids separated by commas, @FILE, all or none")
     const bad = ids.findIndex((id) => typeof id !== "string" || !PROCESS_ID.test(id))
@@ -81,6 +106,7 @@ export const processList: Setting.Kind<ProcessList, string | ReadonlyArray<strin
       ? Either.right({ _tag: "Ids", ids: new Set(ids as ReadonlyArray<string>) })
       : Either.left(`${JSON.stringify(ids[bad])} (the ${ordinal(bad + 1)}) is not a process id (${ID_RULE})`)
   },
+  // The text as it is: `check` reads it (a file once).
   fromText: Either.right,
   value: "<ids|@file>"
 }
