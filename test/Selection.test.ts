@@ -275,3 +275,75 @@ describe("Selection: the same N after a restart", () => {
       assert.strictEqual(sinkRows.reduce((n, s) => n + s.events - s.sampled, 0), first.sink.events.length)
     }), { timeout: 60_000 })
 })
+
+describe("Selection: budgets per sink and in bytes, through the vacuum", () => {
+  /**
+   * The events a budget keeps, and at what rate, worked out from every event
+   * (a run without a budget) by a Sampler of its own: evaluation by evaluation
+   * in the records' order, N from the evaluation's events and bytes of data.
+   */
+  const expectedKept = (all: ReadonlyArray<OutboundEvent>, budget: { events: number; bytes: number }) => {
+    const order = new Map(exampleRecords().map((r, i) => [`${r.processId as string} ${r.ordinate as string} ${r.cron ?? ""}`, i]))
+    const evaluations = new Map<string, { at: number; timestamp: number; processId: string; events: Array<OutboundEvent> }>()
+    for (const e of all) {
+      const f = JSON.parse(e.data) as { processId: string; nonce: string; cron?: string | null; timestamp: number }
+      const key = `${f.processId} ${f.nonce} ${f.cron ?? ""}`
+      let ev = evaluations.get(key)
+      if (ev === undefined) evaluations.set(key, ev = { at: order.get(key)!, timestamp: f.timestamp, processId: f.processId, events: [] })
+      ev.events.push(e)
+    }
+    const sampler = new Sampler(budget)
+    const kept: Array<string> = []
+    for (const ev of [...evaluations.values()].sort((a, b) => a.at - b.at)) {
+      const bytes = ev.events.reduce((n, e) => n + e.data.length, 0)
+      const rate = sampler.rate(ev.processId, ev.timestamp, ev.events.length, bytes)
+      for (const e of ev.events) if (keeps(e.id, rate)) kept.push(`${e.id} 1/${rate}`)
+    }
+    return kept.sort()
+  }
+  const rates = (events: ReadonlyArray<OutboundEvent>) => events.map((e) => `${e.id} 1/${e.sampleRate ?? 1}`).sort()
+
+  it.scopedLive("a sink's own budget: that sink is sampled, the other beside it gets every event, none with a rate", () =>
+    Effect.gen(function*() {
+      const full = new RecordingSink("full")
+      const sampled = new RecordingSink("sampled", { budgetEvents: 2 })
+      const running = yield* start(memory(), [full, sampled], { flushInterval: "10 millis" })
+      yield* vacuumAll(exampleRecords(), running)
+      assert.strictEqual(full.events.length, 121)
+      assert.isTrue(full.events.every((e) => e.sampleRate === undefined))
+      assert.deepStrictEqual(rates(sampled.events), expectedKept(full.events, { events: 2, bytes: Infinity }))
+      assert.isBelow(sampled.events.length, 60)
+      const snapshot = yield* running.vacuum.snapshot
+      const sinks = new Map(snapshot.sinks.map((s) => [s.name, s]))
+      assert.strictEqual(sinks.get("full")!.sampled, 0)
+      assert.deepStrictEqual(sinks.get("full")!.overBudget, [])
+      assert.strictEqual(sinks.get("sampled")!.sampled, 121 - sampled.events.length)
+      assert.deepStrictEqual(sinks.get("sampled")!.overBudget.map((o) => o.processId).sort(), [P0, P1])
+      // The state's totals per sink say the same.
+      const stats = yield* running.store.processes()
+      for (const p of [P0, P1]) {
+        const of = (sink: string) => stats.find((s) => s.sink === sink && s.processId === p)!
+        assert.strictEqual(of("full").sampled, 0)
+        assert.strictEqual(of("full").events, full.events.filter((e) => processOf(e) === p).length)
+        assert.strictEqual(of("sampled").events - of("sampled").sampled, sampled.events.filter((e) => processOf(e) === p).length)
+      }
+    }), { timeout: 60_000 })
+
+  it.scopedLive("a budget in bytes alone: N from the bytes of event data per minute, the events kept those the sampler's N keeps", () =>
+    Effect.gen(function*() {
+      const all = new RecordingSink("test")
+      yield* vacuumAll(exampleRecords(), yield* start(memory(), [all], { flushInterval: "10 millis" }))
+      // About 600 bytes an event, about 15 events a minute per process: 1,500 bytes a minute is 1 in 4 to 1 in 8.
+      const budgeted = new RecordingSink("test")
+      const running = yield* start(memory(), [budgeted], { flushInterval: "10 millis", budgetBytes: 1_500 })
+      yield* vacuumAll(exampleRecords(), running)
+      const expected = expectedKept(all.events, { events: Infinity, bytes: 1_500 })
+      assert.deepStrictEqual(rates(budgeted.events), expected)
+      assert.isTrue(budgeted.events.some((e) => (e.sampleRate ?? 1) >= 4))
+      assert.isBelow(budgeted.events.length, 60)
+      // The same budget in events, far above what the example sends, keeps all: only bytes decided.
+      const both = new RecordingSink("test")
+      yield* vacuumAll(exampleRecords(), yield* start(memory(), [both], { flushInterval: "10 millis", budgetBytes: 1_500, budgetEvents: 1_000_000 }))
+      assert.deepStrictEqual(rates(both.events), expected)
+    }), { timeout: 60_000 })
+})
