@@ -83,8 +83,15 @@ export class CuDatabaseError extends Data.TaggedError("CuDatabaseError")<{
  * @since 0.3.0
  */
 export class CuDatabase extends Context.Tag("ao-event-vacuum/CuDatabase")<CuDatabase, {
-  /** Where it reads, for messages and the cursor's key: the file, or the URL without its password. */
+  /** Where it reads, for messages: the file as given, or the URL without its password. */
   readonly source: string
+  /**
+   * The database's identity, the key of its cursors: the same however it is
+   * spelled (the SQLite file's real path; PostgreSQL's host:port/database).
+   */
+  readonly key: string
+  /** Keys earlier versions kept this database's cursors under, as it is spelled now: read where `key` has none. */
+  readonly formerKeys: ReadonlyArray<string>
   /** Process ids after `after` (all, from the first, when undefined), in id order, at most `limit`. */
   readonly processes: (after: string | undefined, limit: number) => Effect.Effect<ReadonlyArray<string>, CuDatabaseError>
   /**
@@ -120,6 +127,20 @@ export const advance = (cursor: Cursor | undefined, position: Position): Cursor 
     return cursor.crons.includes(cron) ? cursor : { ...cursor, crons: [...cursor.crons, cron] }
   }
   return { timestamp: position.timestamp, ordinate: position.ordinate, crons: [cron] }
+}
+
+/**
+ * The further of two cursors of one process (both stored: each moved only
+ * once what it read was handed off), the crons read at one position joined.
+ *
+ * @since 0.3.0
+ */
+export const furthest = (a: Cursor, b: Cursor): Cursor => {
+  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp ? a : b
+  const byOrdinate = compareOrdinates(a.ordinate, b.ordinate)
+  if (byOrdinate !== 0) return byOrdinate > 0 ? a : b
+  const more = b.crons.filter((c) => !a.crons.includes(c))
+  return more.length === 0 ? a : { ...a, crons: [...a.crons, ...more] }
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { Clock, Duration, Effect } from "effect"
 import type { Cursor, CuDatabaseError } from "./CuDatabase.js"
-import { advance, CuDatabase } from "./CuDatabase.js"
+import { advance, CuDatabase, furthest } from "./CuDatabase.js"
 import type { DedupeStoreError } from "./DedupeStore.js"
 import { DedupeStore } from "./DedupeStore.js"
 import { Vacuum } from "./Vacuum.js"
@@ -51,6 +51,26 @@ export interface Counts {
 }
 
 /**
+ * The cursors of the CU database, under its key; where an earlier version
+ * kept them under the database as it was spelled, those are taken up and
+ * stored under the key (the further of the two where both have one).
+ */
+const cursorsOf = (cu: CuDatabase["Type"], store: DedupeStore["Type"]) =>
+  Effect.gen(function*() {
+    const cursors = new Map(yield* store.cursors(cu.key))
+    for (const former of cu.formerKeys) {
+      for (const [processId, old] of yield* store.cursors(former)) {
+        const now = cursors.get(processId)
+        const taken = now === undefined ? old : furthest(now, old)
+        if (taken === now) continue
+        yield* store.moveCursor(cu.key, processId, taken)
+        cursors.set(processId, taken)
+      }
+    }
+    return cursors
+  })
+
+/**
  * Follows the table: every process (or the ones asked for), page after page,
  * then again after `poll`, until interrupted (or once through, with `once`).
  *
@@ -66,7 +86,7 @@ export const follow = (
     const pageSize = options.pageSize ?? 500
     const poll = Duration.decode(options.poll ?? "1 second")
     const counts: Counts = { rows: 0, badRows: 0, invalid: 0, processes: 0 }
-    const cursors = new Map(yield* store.cursors(cu.source))
+    const cursors = yield* cursorsOf(cu, store)
     const seen = new Set<string>()
     const start: Cursor | undefined = options.since === undefined ? undefined : { timestamp: options.since, ordinate: "", crons: [] }
 
@@ -96,7 +116,7 @@ export const follow = (
           }
           // What was read is stored before the cursor moves past it.
           yield* vacuum.flush
-          yield* store.moveCursor(cu.source, processId, cursor!)
+          yield* store.moveCursor(cu.key, processId, cursor!)
           cursors.set(processId, cursor!)
           moved = true
           if (options.onProgress !== undefined) yield* options.onProgress(counts)

@@ -6,6 +6,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { CuDatabase } from "../src/CuDatabase.js"
 import { DedupeStore } from "../src/DedupeStore.js"
 import * as Sqlite from "../src/DedupeStore/Sqlite.js"
 import * as Follow from "../src/Follow.js"
@@ -18,6 +21,22 @@ const copy = (n: number): Array<Record<string, any>> =>
   exampleRecords()
     .filter((r) => r.readOnly !== true)
     .map((r) => ({ ...r, ordinate: String(Number(r.ordinate) + n * 1000), timestamp: (r.timestamp as number) + n * 1e7 }))
+
+/**
+ * Another spelling of the CU database at `dbUrl` (`source` as the follower
+ * names it), and the key an earlier version kept its cursors under when
+ * given that spelling; and the key they share now.
+ */
+const spellings = (engine: string, dbUrl: string, source: string) => {
+  if (engine === "SQLite") {
+    // The file itself, relative to the working directory (and not through its DB_URL).
+    const relative = path.relative(process.cwd(), source)
+    return { other: relative, otherFormerKey: relative, key: fs.realpathSync(source) }
+  }
+  // The scheme's other name, a password, the default port left out.
+  const other = dbUrl.replace("postgres://postgres@", "postgresql://postgres:s3cret@").replace(":5432/", "/")
+  return { other, otherFormerKey: other.replace("postgresql://postgres:s3cret@", "postgres://postgres@"), key: dbUrl.replace("postgres@", "") }
+}
 
 /** Follows with the vacuum `v` on the CU database at `dbUrl`. */
 const following = (v: { vacuum: Vacuum["Type"]; store: DedupeStore["Type"] }, dbUrl: string, options: Follow.Options) =>
@@ -53,6 +72,39 @@ describe(`Follow on ${engine}`, () => {
       assert.strictEqual((yield* v2.vacuum.snapshot).sinks[0]!.duplicates, 0)
       assert.strictEqual(sink.events.length, 121)
     }))
+
+  it.scopedLive("one CU database however it is spelled shares one cursor; cursors kept under a spelling by an earlier version are taken up", () =>
+    Effect.gen(function*() {
+      const db = yield* cuDb
+      yield* Effect.promise(() => db.save(copy(0)))
+      const { key, other, otherFormerKey } = spellings(engine, db.dbUrl, db.source)
+      const cu = yield* Effect.provide(CuDatabase, cuLayer(other))
+      assert.deepStrictEqual([cu.key, cu.source === other || cu.source === otherFormerKey], [key, true])
+      const sink = new RecordingSink("test")
+      const v = yield* start(Sqlite.layer({ filename: tempDb() }), [sink], { flushInterval: "10 millis" })
+      assert.strictEqual((yield* following(v, db.dbUrl, { once: true, pageSize: 10 })).rows, copy(0).length)
+      // The other spelling reads nothing again: the cursors are the database's, not the spelling's.
+      assert.strictEqual((yield* following(v, other, { once: true })).rows, 0)
+      const cursors = yield* v.store.cursors(key)
+      assert.strictEqual(cursors.size, 2)
+      if (engine === "SQLite") {
+        // Through a link to its folder too.
+        const link = `${path.dirname(db.source)}-link`
+        fs.symlinkSync(path.dirname(db.source), link)
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(link)))
+        assert.strictEqual((yield* following(v, path.join(link, path.basename(db.dbUrl)), { once: true })).rows, 0)
+      }
+      assert.isTrue(yield* v.vacuum.drain(30_000))
+      assert.strictEqual(sink.events.length, 121)
+
+      // A state an earlier version kept, its cursors under the spelling it was given: taken up, stored under the key.
+      const v2 = yield* start(Sqlite.layer({ filename: tempDb() }), [sink], { flushInterval: "10 millis" })
+      for (const [processId, cursor] of cursors) yield* v2.store.moveCursor(otherFormerKey, processId, cursor)
+      assert.strictEqual((yield* v2.store.cursors(key)).size, 0)
+      assert.strictEqual((yield* following(v2, other, { once: true })).rows, 0)
+      assert.deepStrictEqual(yield* v2.store.cursors(key), cursors)
+      assert.strictEqual(sink.events.length, 121)
+    }), { timeout: 30_000 })
 
   it.scopedLive("follows rows the CU writes while it runs, in bursts, and each event arrives once", () =>
     Effect.gen(function*() {

@@ -34,8 +34,8 @@ export interface Options {
 }
 
 /**
- * The URL as it may be shown: without its password or parameters. It is
- * also the key of the follower's cursors, the same whoever connects.
+ * The URL as it may be shown: without its password or parameters. Earlier
+ * versions kept the follower's cursors under it.
  *
  * @since 0.3.0
  */
@@ -47,6 +47,36 @@ export const sourceOf = (url: string): string => {
   } catch {
     return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@").replace(/\?.*$/, "")
   }
+}
+
+/**
+ * The key of a database's cursors: `postgres://host:port/database`, the
+ * same however the URL is spelled (whoever connects, with or without a
+ * password or the default port, the host in any case, `postgresql://`).
+ * A URL that does not parse is its own key, without a password.
+ *
+ * @since 0.3.0
+ */
+export const keyOf = (url: string): string => {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return sourceOf(url)
+  }
+  // As node-postgres reads the URL: a host (or socket directory) in the query, the database
+  // defaulting to the user's name.
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s)
+    } catch {
+      return s
+    }
+  }
+  const host = (u.hostname !== "" ? decode(u.hostname) : u.searchParams.get("host") ?? "localhost").toLowerCase()
+  const port = u.port !== "" ? u.port : u.searchParams.get("port") ?? "5432"
+  const database = decode(u.pathname.replace(/^\//, "")) || decode(u.username)
+  return `postgres://${host}:${Number(port)}/${database}`
 }
 
 /**
@@ -162,7 +192,13 @@ export const make = (options: Options) =>
       return Number(exact[0]?.n ?? 0)
     })
 
-    const cu = yield* Sql.make({ columns, nextId, nthTimestamp, page, count, timedOut }, { source, setting, timeout })
+    const cu = yield* Sql.make({ columns, nextId, nthTimestamp, page, count, timedOut }, {
+      source,
+      key: keyOf(options.url),
+      formerKeys: sourceOf(options.url) === keyOf(options.url) ? [] : [sourceOf(options.url)],
+      setting,
+      timeout
+    })
     if (!byteOrder) {
       yield* Effect.logWarning(
         `${setting}: the evaluations ids of ${source} sort by the collation ${name}, not by code point: ` +

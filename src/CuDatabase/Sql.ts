@@ -51,8 +51,12 @@ export interface Dialect {
  * @since 0.3.0
  */
 export interface Options {
-  /** Where it reads: the file, or the URL without its password (the cursor's key too). */
+  /** Where it reads, for messages: the file, or the URL without its password. */
   readonly source: string
+  /** The database's identity, the key of its cursors (see `CuDatabase`'s `key`). */
+  readonly key: string
+  /** Where earlier versions kept its cursors. */
+  readonly formerKeys: ReadonlyArray<string>
   /** The setting it came from, for messages. */
   readonly setting: string
   /** How long one read may wait, for messages. */
@@ -140,5 +144,5 @@ export const make = (dialect: Dialect, options: Options): Effect.Effect<CuDataba
         Effect.catchAll(failed)
       )
 
-    return CuDatabase.of({ source, processes, rows, count: Effect.catchAll(dialect.count, failed) })
+    return CuDatabase.of({ source, key: options.key, formerKeys: options.formerKeys, processes, rows, count: Effect.catchAll(dialect.count, failed) })
   })

@@ -11,6 +11,7 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import type { Cursor, RawRow } from "../CuDatabase.js"
 import { CuDatabase, CuDatabaseError } from "../CuDatabase.js"
 import * as Sql from "./Sql.js"
@@ -42,6 +43,26 @@ export const resolveFile = (name: string): string | undefined => {
     }
   }
   return undefined
+}
+
+/**
+ * The key of a file's cursors: its real path, the same however the file is
+ * named (relative, absolute, through a link). `file` is one `resolveFile`
+ * found, so it exists.
+ *
+ * @since 0.3.0
+ */
+export const keyOf = (file: string): string => fs.realpathSync(file)
+
+/**
+ * Where earlier versions kept a file's cursors: under the file as it was
+ * named (the name now given, and that name made absolute).
+ *
+ * @since 0.3.0
+ */
+export const formerKeysOf = (file: string): ReadonlyArray<string> => {
+  const key = keyOf(file)
+  return [...new Set([file, path.resolve(file)])].filter((k) => k !== key)
 }
 
 /** SQLite's answer when a lock stayed held past the busy timeout. */
@@ -100,7 +121,13 @@ export const make = (options: Options) =>
         ORDER BY timestamp, CAST(ordinate AS INTEGER), cron IS NOT NULL, cron LIMIT ${limit}`
     const count = sql<{ n: number }>`SELECT count(*) AS n FROM evaluations`.pipe(Effect.map((r) => Number(r[0]?.n ?? 0)))
 
-    return yield* Sql.make({ columns, nextId, nthTimestamp, page, count, timedOut: isBusy }, { source: file, setting, timeout })
+    return yield* Sql.make({ columns, nextId, nthTimestamp, page, count, timedOut: isBusy }, {
+      source: file,
+      key: keyOf(file),
+      formerKeys: formerKeysOf(file),
+      setting,
+      timeout
+    })
   })
 
 /**

@@ -74,6 +74,19 @@ describe("CuDatabase/Pg", () => {
       ])
     }), { timeout: 30_000 })
 
+  it("keys its cursors by host:port/database, however the URL is spelled, never by who connects", () => {
+    const key = "postgres://db.example:5432/ao"
+    for (const url of [
+      "postgres://cu:s3cret@db.example:5432/ao",
+      "postgresql://reader@DB.Example/ao?sslmode=require",
+      "postgres://db.example:5432/ao",
+      "postgres://ao@db.example"
+    ]) assert.strictEqual(CuPg.keyOf(url), key, url)
+    assert.strictEqual(CuPg.keyOf("postgres://cu@db.example:5433/ao"), "postgres://db.example:5433/ao")
+    assert.strictEqual(CuPg.keyOf("postgres:///ao?host=/var/run/postgresql"), "postgres:///var/run/postgresql:5432/ao")
+    assert.strictEqual(CuPg.sourceOf("postgresql://reader:s3cret@DB.Example/ao?sslmode=require"), "postgres://reader@DB.Example/ao")
+  })
+
   it.scopedLive("refuses what it cannot read, in one line naming the setting, never the password", () =>
     Effect.gen(function*() {
       const open = (url: string) => Effect.flip(CuPg.make({ url, timeout: "3 seconds" }).pipe(Effect.scoped))

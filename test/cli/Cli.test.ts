@@ -768,6 +768,43 @@ describe("event-vacuum follow", () => {
     }
   })
 
+  it("one CU database however it is named (its DB_URL relative, its file's absolute path, a link) keeps one cursor; a state of an earlier version is taken up", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const { db, dbUrl, file } = makeCuDb()
+    for (const r of exampleRecords()) if (r.readOnly !== true) saveEvaluation(db, r)
+    const following = intoFile(dir, "50 millis")
+    // The CU's DB_URL relative to where the follower runs, as an operator beside it may give it.
+    const parent = path.dirname(path.dirname(dbUrl))
+    const relative = path.relative(parent, dbUrl)
+    const first = cli(["follow", relative, "--once"], { env: following.env, cwd: parent })
+    assert.strictEqual(first.code, 0, first.stderr)
+    assert.include(first.stderr, `followed ${relative}.sqlite: 122 rows of 2 processes`)
+    assert.strictEqual(following.written().length, 121)
+    const absolute = await spawnCli(["follow", file, "--once"], following.env).exited
+    assert.strictEqual(absolute.code, 0, absolute.stderr)
+    assert.include(absolute.stderr, "0 rows of 0 processes")
+    const link = path.join(dir, "cu-link")
+    fs.symlinkSync(path.dirname(file), link)
+    const linked = await spawnCli(["follow", path.join(link, "ao-cache"), "--once"], following.env).exited
+    assert.include(linked.stderr, "0 rows of 0 processes")
+    assert.strictEqual(following.written().length, 121)
+
+    // A state file an earlier version wrote: its cursors under the name it was given (here, relative).
+    const state = path.join(dir, "earlier.db")
+    const cursors = await Effect.runPromise(Effect.flatMap(DedupeStore, (store) => store.cursors(fs.realpathSync(file))).pipe(
+      Effect.provide(Sqlite.layer({ filename: following.env.EVENT_VACUUM_STATE_PATH }))
+    ))
+    await Effect.runPromise(Effect.flatMap(DedupeStore, (store) =>
+      Effect.forEach(cursors, ([processId, cursor]) => store.moveCursor(`${relative}.sqlite`, processId, cursor), { discard: true })).pipe(
+      Effect.provide(Sqlite.layer({ filename: state }))
+    ))
+    assert.strictEqual(cursors.size, 2)
+    const earlier = cli(["follow", relative, "--once"], { env: { ...following.env, EVENT_VACUUM_STATE_PATH: state }, cwd: parent })
+    assert.strictEqual(earlier.code, 0, earlier.stderr)
+    assert.include(earlier.stderr, "0 rows of 0 processes")
+    assert.strictEqual(following.written().length, 121)
+  })
+
   it("a CU database it cannot read, or a table that changes while it follows, stops it with one line naming the setting", { timeout: 90_000 }, async () => {
     const dir = tempDir()
     const state = path.join(dir, "never.db")
