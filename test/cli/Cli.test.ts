@@ -13,7 +13,7 @@ import { DedupeStore } from "../../src/DedupeStore.js"
 import * as Sqlite from "../../src/DedupeStore/Sqlite.js"
 import { settings } from "../../src/cli/Cli.js"
 import { followSettings } from "../../src/cli/commands.js"
-import { bin, cli as spawnCli, sleep } from "../support/guarantees.js"
+import { bin, cli as spawnCli, expectedEvents, sleep } from "../support/guarantees.js"
 import { makeCuDb, saveEvaluation } from "../support/cu.js"
 import { makeDatabase, makePgCuDb, psql } from "../support/cuPg.js"
 import { exampleRecords } from "../support/harness.js"
@@ -766,6 +766,60 @@ describe("event-vacuum follow", () => {
     } finally {
       await cu.close()
     }
+  })
+
+  it("follows rows written while it runs, and SIGINT drains and exits 130", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const { db, dbUrl } = makeCuDb()
+    const records = exampleRecords().filter((r) => r.readOnly !== true)
+    for (const r of records.slice(0, 60)) saveEvaluation(db, r)
+    // A flush interval of a minute: only the drain at the signal can deliver in time.
+    const following = intoFile(dir, "50 millis")
+    const child = spawnCli(["follow", dbUrl], { ...following.env, EVENT_VACUUM_FLUSH_INTERVAL: "1 minute" })
+    await sleep(500)
+    for (const r of records.slice(60)) saveEvaluation(db, r)
+    // Every row read and its events stored, none sent yet.
+    const status = () => cli(["status", "--state-path", following.env.EVENT_VACUUM_STATE_PATH]).stdout
+    for (let waited = 0; !status().includes("file: 121 waiting") && waited < 30_000; waited += 100) await sleep(100)
+    assert.strictEqual(following.written().length, 0)
+    child.kill("SIGINT")
+    const r = await child.exited
+    assert.strictEqual(r.code, 130, r.stderr)
+    assert.strictEqual(following.written().length, 121)
+    assert.include(r.stderr, "122 rows of 2 processes")
+    assert.include(r.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
+    assert.include(r.stderr, "stopped by SIGINT; every event read was delivered")
+  })
+
+  it("--process (again for more) reads only those processes; the others' rows wait for a run that reads them", { timeout: 90_000 }, async () => {
+    const dir = tempDir()
+    const { db, dbUrl } = makeCuDb()
+    // The example's two processes and a third, its records under another id.
+    const [p0, p1, p2] = ["XPROC0_pppppppppppppppppppppppppppppppppppp", "XPROC1_pppppppppppppppppppppppppppppppppppp", "XPROC2_pppppppppppppppppppppppppppppppppppp"]
+    const records = exampleRecords().filter((r) => r.readOnly !== true)
+    const all = [...records, ...records.filter((r) => r.processId === p1).map((r) => ({ ...r, processId: p2 }))]
+    for (const r of all) saveEvaluation(db, r)
+    const expected = expectedEvents(all)
+    const of = (processes: ReadonlyArray<string>) =>
+      [...expected.keys()].filter((id) => processes.includes((JSON.parse(expected.get(id)!) as { processId: string }).processId)).sort()
+    const following = intoFile(dir, "50 millis")
+    const delivered = () => following.written().map((l) => (JSON.parse(l) as { data: { eventId: string } }).data.eventId)
+    const two = await spawnCli(["follow", dbUrl, "--once", "--process", p2, "--process", p0], following.env).exited
+    assert.strictEqual(two.code, 0, two.stderr)
+    // p0's rows and p2's (p1's, copied): as many as the example's.
+    assert.include(two.stderr, `${records.length} rows of 2 processes`)
+    assert.deepStrictEqual([...delivered()].sort(), of([p0, p2]))
+    assert.isAbove(of([p1]).length, 0)
+    // One process again: it was read, nothing new.
+    const again = await spawnCli(["follow", dbUrl, "--once", "--process", p0], following.env).exited
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.include(again.stderr, "0 rows of 0 processes")
+    // Without --process: only the one left out.
+    const rest = await spawnCli(["follow", dbUrl, "--once"], following.env).exited
+    assert.strictEqual(rest.code, 0, rest.stderr)
+    assert.include(rest.stderr, `${records.filter((r) => r.processId === p1).length} rows of 1 processes`)
+    assert.deepStrictEqual([...delivered()].sort(), of([p0, p1, p2]))
+    assert.strictEqual(new Set(delivered()).size, delivered().length)
   })
 
   it("one CU database however it is named (its DB_URL relative, its file's absolute path, a link) keeps one cursor; a state of an earlier version is taken up", { timeout: 90_000 }, async () => {
