@@ -4,6 +4,13 @@
  * takes no write lock; each read is one short statement (WAL readers never
  * block the CU's writer, and no read stays open to hold a checkpoint back).
  *
+ * One trace it cannot avoid: a CU that is stopped has removed its `-wal` and
+ * `-shm`, and SQLite opens a WAL database read-only only with both, so it
+ * makes them (an empty `-wal`), and a read-only connection cannot remove
+ * them; the CU uses them when it starts. Opening the file `immutable` would
+ * make none, but reads a file the CU may be writing as if it could not
+ * change (and better-sqlite3 takes URI names only process-wide).
+ *
  * @since 0.3.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"

@@ -41,6 +41,29 @@ describe("CuDatabase/Sqlite", () => {
       assert.isFalse(fs.existsSync(`${file}-journal`))
     }))
 
+  it.effect("a CU stopped, its -wal and -shm gone: the file is read as it is; SQLite makes an empty -wal and a -shm to read it, which the CU then uses", () =>
+    Effect.gen(function*() {
+      const { db, file } = makeCuDb()
+      saveEvaluation(db, evaluation(1, 1000))
+      // The CU stops: its last connection checkpoints the WAL and removes both files.
+      db.close()
+      assert.deepStrictEqual([fs.existsSync(`${file}-wal`), fs.existsSync(`${file}-shm`)], [false, false])
+      const before = fs.readFileSync(file)
+      assert.deepStrictEqual((yield* readAll(P, 100).pipe(Effect.provide(CuSqlite.layer({ filename: file })))).map((r) => r.id), [`${P},1000,1`])
+      // Nothing written: the file as it was; a read-only connection cannot open a WAL database
+      // without these two (SQLite refuses where they cannot be made), and cannot remove them.
+      assert.isTrue(fs.readFileSync(file).equals(before))
+      assert.strictEqual(fs.statSync(`${file}-wal`).size, 0)
+      assert.isTrue(fs.existsSync(`${file}-shm`))
+      // The CU starts again on them, writes, and its last close removes them.
+      const again = new Database(file)
+      again.pragma("journal_mode = WAL")
+      saveEvaluation(again, evaluation(2, 2000))
+      again.close()
+      assert.deepStrictEqual([fs.existsSync(`${file}-wal`), fs.existsSync(`${file}-shm`)], [false, false])
+      assert.strictEqual((yield* readAll(P, 100).pipe(Effect.provide(CuSqlite.layer({ filename: file })))).length, 2)
+    }))
+
   it.effect("a lock held past the timeout (a database outside WAL mode, its writer holding it) is said in one line, and the next read goes on", () =>
     Effect.gen(function*() {
       const { db, file } = makeCuDb()
