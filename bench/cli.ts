@@ -13,7 +13,7 @@
  * a temp file. The bin is found through package.json's `bin`, so the bench
  * follows the build wherever it puts it.
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { Either } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -24,6 +24,7 @@ import { extract } from "../src/Extractor.js"
 import { evaluationRow, makeCuDb, saveEvaluation } from "../test/support/cu.js"
 import { makeDatabase, PG_EVALUATIONS_DDL, psql } from "../test/support/cuPg.js"
 import { exampleRecords } from "./corpus.js"
+import { liveRecords } from "./follow-writer.js"
 
 export interface CliExtractResult {
   /** Bytes of the input file. */
@@ -306,19 +307,91 @@ export interface FollowResult {
   readonly seconds: number
   readonly rowsPerSec: number
   readonly eventsPerSec: number
+  /** The follower's own peak RSS (`process.resourceUsage().maxRSS` at its exit), node and module loading included. */
+  readonly peakRssMB: number
+  readonly live: FollowLiveResult
+}
+
+export interface FollowLiveResult {
+  /** The writer's rate and how long it wrote. */
+  readonly rowsPerSec: number
+  readonly writeSeconds: number
+  readonly rows: number
+  readonly events: number
+  /** From a row's commit to its event in the file sink (seen by polling the file every 10 ms). */
+  readonly lagP50Ms: number
+  readonly lagMaxMs: number
+  /** The follower's settings, which the lag is made of: its poll and the sink's flush interval. */
+  readonly pollMs: number
+  readonly flushMs: number
+  /** Every event arrived, and none later than the poll + the flush interval + 1 s after its row. */
+  readonly keptUp: boolean
+  readonly peakRssMB: number
 }
 
 /** A CSV field as PostgreSQL's COPY reads it: NULL unquoted and empty, text quoted. */
 const csvField = (v: unknown): string => (v === null || v === undefined ? "" : `"${String(v).replace(/"/g, '""')}"`)
 
 /**
+ * Loaded into the follower ahead of its bin (`node --require`): its peak RSS
+ * written at its exit to the file `EVENT_VACUUM_BENCH_RSS_FILE` names, so the
+ * bench reads the child's own figure, wherever /usr/bin/time is missing.
+ */
+const RSS_PRELOAD = `process.on("exit", () => {
+  const file = process.env.EVENT_VACUUM_BENCH_RSS_FILE
+  if (file) require("node:fs").writeFileSync(file, String(process.resourceUsage().maxRSS))
+})
+`
+
+/** The argv that runs the bin with the preload, for a spawn of `process.execPath`; and how to read the figure. */
+const withPeakRss = (dir: string, name: string) => {
+  const preload = path.join(dir, "rss-preload.cjs")
+  if (!fs.existsSync(preload)) fs.writeFileSync(preload, RSS_PRELOAD)
+  const file = path.join(dir, `${name}.rss`)
+  return {
+    flag: `--require=${preload}`,
+    env: { EVENT_VACUUM_BENCH_RSS_FILE: file },
+    peakMB: (): number => (fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8")) / 1024 : Number.NaN)
+  }
+}
+
+/** A CU database laid out as the CU lays it out, of the engine asked for, with `fill`'s rows; and how to remove it. */
+const makeBenchCuDb = (engine: FollowResult["engine"], dir: string, rows: Iterable<Record<string, unknown>>) => {
+  if (engine === "SQLite") {
+    const cu = makeCuDb()
+    cu.db.transaction(() => {
+      for (const r of rows) saveEvaluation(cu.db, r)
+    })()
+    cu.db.close()
+    return { dbUrl: cu.dbUrl, writerDb: cu.file, cleanUp: () => fs.rmSync(path.dirname(cu.dbUrl), { recursive: true, force: true }) }
+  }
+  // The CU's table in a database of the bench's own, filled through COPY.
+  const db = makeDatabase("event_vacuum_bench")
+  psql(PG_EVALUATIONS_DDL, db.name)
+  const csv = path.join(dir, "evaluations.csv")
+  const fd = fs.openSync(csv, "w")
+  let any = false
+  for (const r of rows) {
+    const row = evaluationRow(r)
+    any = true
+    fs.writeSync(fd, [row.id, row.processId, row.messageId, row.deepHash, row.nonce, row.epoch, row.timestamp, row.ordinate, row.blockHeight, row.cron, row.output, row.evaluatedAt].map(csvField).join(",") + "\n")
+  }
+  fs.closeSync(fd)
+  if (any) {
+    psql(`\\copy evaluations (id, "processId", "messageId", "deepHash", nonce, epoch, timestamp, ordinate, "blockHeight", cron, output, "evaluatedAt") FROM '${csv}' WITH (FORMAT csv)`, db.name)
+    psql("ANALYZE evaluations", db.name)
+  }
+  return { dbUrl: db.url, writerDb: db.url, cleanUp: db.drop }
+}
+
+/**
  * `event-vacuum follow DB --once` into the file sink, start to exit, over a
  * CU database laid out as the CU lays it out (its DDL: SQLite in WAL mode,
  * or PostgreSQL) holding about 100,000 evaluations (10,000 with `quick`):
  * the example's, replicated at new positions. The output must hold every
- * event, else the bench fails.
+ * event, else the bench fails. Then the live case (`runFollowLive`).
  */
-export const runFollowBench = (options: { readonly quick: boolean; readonly engine: FollowResult["engine"] }): FollowResult => {
+export const runFollowBench = async (options: { readonly quick: boolean; readonly engine: FollowResult["engine"] }): Promise<FollowResult> => {
   const bin = builtBin()
   const base = (exampleRecords() as Array<Record<string, unknown>>).filter((r) => r.readOnly !== true)
   const perCopy = eventsPerCopy(base)
@@ -329,36 +402,14 @@ export const runFollowBench = (options: { readonly quick: boolean; readonly engi
     }
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-follow-"))
-  let dbUrl: string
-  let cleanUp: () => void
-  if (options.engine === "SQLite") {
-    const cu = makeCuDb()
-    cu.db.transaction(() => {
-      for (const r of records()) saveEvaluation(cu.db, r)
-    })()
-    cu.db.close()
-    dbUrl = cu.dbUrl
-    cleanUp = () => fs.rmSync(path.dirname(cu.dbUrl), { recursive: true, force: true })
-  } else {
-    // The CU's table in a database of the bench's own, filled through COPY.
-    const db = makeDatabase("event_vacuum_bench")
-    psql(PG_EVALUATIONS_DDL, db.name)
-    const csv = path.join(dir, "evaluations.csv")
-    const fd = fs.openSync(csv, "w")
-    for (const r of records()) {
-      const row = evaluationRow(r)
-      fs.writeSync(fd, [row.id, row.processId, row.messageId, row.deepHash, row.nonce, row.epoch, row.timestamp, row.ordinate, row.blockHeight, row.cron, row.output, row.evaluatedAt].map(csvField).join(",") + "\n")
-    }
-    fs.closeSync(fd)
-    psql(`\\copy evaluations (id, "processId", "messageId", "deepHash", nonce, epoch, timestamp, ordinate, "blockHeight", cron, output, "evaluatedAt") FROM '${csv}' WITH (FORMAT csv)`, db.name)
-    psql("ANALYZE evaluations", db.name)
-    dbUrl = db.url
-    cleanUp = db.drop
-  }
+  const { cleanUp, dbUrl } = makeBenchCuDb(options.engine, dir, records())
+  let backfill: Omit<FollowResult, "live">
   try {
     const out = path.join(dir, "out.ndjson")
-    const { seconds, stderr } = timeCli(bin, ["follow", dbUrl, "--once"], {
+    const rss = withPeakRss(dir, "backfill")
+    const { seconds, stderr } = timeCli(rss.flag, [bin, "follow", dbUrl, "--once"], {
       ...cleanEnv(),
+      ...rss.env,
       EVENT_VACUUM_TRANSPORTS: "file",
       EVENT_VACUUM_FILE_PATH: out,
       EVENT_VACUUM_STATE_PATH: path.join(dir, "state.db")
@@ -367,9 +418,145 @@ export const runFollowBench = (options: { readonly quick: boolean; readonly engi
     const lines = fs.existsSync(out) ? countLines(out) : 0
     if (lines !== events) throw new Error(`follow bench (${options.engine}): should have written ${events} events, it wrote ${lines}\n${stderr}`)
     const rows = copies * base.length
-    return { engine: options.engine, rows, events, seconds, rowsPerSec: rows / seconds, eventsPerSec: events / seconds }
+    backfill = { engine: options.engine, rows, events, seconds, rowsPerSec: rows / seconds, eventsPerSec: events / seconds, peakRssMB: rss.peakMB() }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
     cleanUp()
+  }
+  return { ...backfill, live: await runFollowLive(options) }
+}
+
+/**
+ * The live case: `event-vacuum follow DB` (its default poll and flush
+ * interval) on an empty CU database while a writer process
+ * (bench/follow-writer.ts) inserts evaluations at 2,000 rows/s for 10 s
+ * (1.5 s with `quick`); each event's lag is the time from its row's commit
+ * to its line in the file sink. Fails when an event never arrives.
+ */
+const runFollowLive = async (options: { readonly quick: boolean; readonly engine: FollowResult["engine"] }): Promise<FollowLiveResult> => {
+  const bin = builtBin()
+  const rate = 2_000
+  const base = (exampleRecords() as Array<Record<string, unknown>>).filter((r) => r.readOnly !== true)
+  const copies = Math.ceil((rate * (options.quick ? 1.5 : 10)) / base.length)
+  const rows = liveRecords(copies)
+  const events = copies * eventsPerCopy(base)
+  const [pollMs, flushMs] = [1_000, 1_000]
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-follow-live-"))
+  const cu = makeBenchCuDb(options.engine, dir, [])
+  const out = path.join(dir, "out.ndjson")
+  const rss = withPeakRss(dir, "live")
+  const follower = spawn(process.execPath, [rss.flag, bin, "follow", cu.dbUrl], {
+    env: {
+      ...cleanEnv(),
+      ...rss.env,
+      EVENT_VACUUM_TRANSPORTS: "file",
+      EVENT_VACUUM_FILE_PATH: out,
+      EVENT_VACUUM_STATE_PATH: path.join(dir, "state.db"),
+      EVENT_VACUUM_CU_DB_POLL: `${pollMs} millis`,
+      EVENT_VACUUM_FLUSH_INTERVAL: `${flushMs} millis`
+    },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  let followerErr = ""
+  follower.stderr!.setEncoding("utf8").on("data", (s: string) => (followerErr += s))
+  const followerExit = new Promise<number | null>((resolve) => follower.on("close", (code) => resolve(code)))
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  try {
+    // Started: it has said the table is empty.
+    for (let waited = 0; !followerErr.includes("is empty") && waited < 20_000; waited += 10) await sleep(10)
+    if (!followerErr.includes("is empty")) throw new Error(`follow bench, live (${options.engine}): the follower did not start\n${followerErr}`)
+
+    // Each row's commit time, as the writer reports them.
+    const committedAt = new Float64Array(rows.length)
+    let committed = 0
+    let writerDone = false
+    const writer = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "follow-writer.ts"), options.engine, cu.writerDb, String(rate), String(copies)], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let writerOut = ""
+    let writerErr = ""
+    writer.stderr!.setEncoding("utf8").on("data", (s: string) => (writerErr += s))
+    writer.stdout!.setEncoding("utf8").on("data", (s: string) => {
+      writerOut += s
+      let nl
+      while ((nl = writerOut.indexOf("\n")) >= 0) {
+        const line = writerOut.slice(0, nl)
+        writerOut = writerOut.slice(nl + 1)
+        if (line === "done") writerDone = true
+        else {
+          const [n, at] = line.split(" ").map(Number) as [number, number]
+          committedAt.fill(at, committed, n)
+          committed = n
+        }
+      }
+    })
+    const writerExit = new Promise<number | null>((resolve) => writer.on("close", (code) => resolve(code)))
+
+    // The file sink's lines as they arrive, each matched to its row by process, timestamp and nonce.
+    const rowOf = new Map<string, number>()
+    rows.forEach((r, i) => {
+      const key = `${r.processId},${r.timestamp},${Number(r.ordinate)}`
+      if (!rowOf.has(key)) rowOf.set(key, i)
+    })
+    // Each event's row and when it arrived (the writer's report of a commit can come after).
+    const arrivals: Array<readonly [number, number]> = []
+    let offset = 0
+    let partial = ""
+    const buffer = Buffer.allocUnsafe(1 << 20)
+    const readNew = () => {
+      if (!fs.existsSync(out)) return
+      const fd = fs.openSync(out, "r")
+      try {
+        for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, offset)) > 0;) {
+          offset += n
+          partial += buffer.toString("utf8", 0, n)
+        }
+      } finally {
+        fs.closeSync(fd)
+      }
+      const now = Date.now()
+      const lines = partial.split("\n")
+      partial = lines.pop()!
+      for (const line of lines) {
+        const { data } = JSON.parse(line) as { data: { processId: string; timestamp: number; nonce: number } }
+        const i = rowOf.get(`${data.processId},${data.timestamp},${data.nonce}`)
+        if (i === undefined) throw new Error(`follow bench, live (${options.engine}): an event of no row written: ${line.slice(0, 200)}`)
+        arrivals.push([i, now])
+      }
+    }
+    const deadline = () => Date.now() + 60_000
+    let until = deadline()
+    while (arrivals.length < events && Date.now() < until) {
+      readNew()
+      if (!writerDone) until = deadline()
+      await sleep(10)
+    }
+    readNew()
+    const writerCode = await writerExit
+    if (writerCode !== 0) throw new Error(`follow bench, live (${options.engine}): the writer failed\n${writerErr}`)
+    follower.kill("SIGTERM")
+    await followerExit
+    if (arrivals.length !== events) {
+      throw new Error(`follow bench, live (${options.engine}): ${arrivals.length} of ${events} events arrived\n${followerErr}`)
+    }
+    const lags = arrivals.map(([i, at]) => Math.max(0, at - committedAt[i]!)).sort((a, b) => a - b)
+    const lagMaxMs = lags[lags.length - 1]!
+    return {
+      rowsPerSec: rate,
+      writeSeconds: rows.length / rate,
+      rows: rows.length,
+      events,
+      lagP50Ms: lags[Math.floor(lags.length / 2)]!,
+      lagMaxMs,
+      pollMs,
+      flushMs,
+      keptUp: lagMaxMs <= pollMs + flushMs + 1_000,
+      peakRssMB: rss.peakMB()
+    }
+  } finally {
+    follower.kill("SIGKILL")
+    fs.rmSync(dir, { recursive: true, force: true })
+    cu.cleanUp()
   }
 }

@@ -114,12 +114,24 @@ table([
   [`CLI run into the file sink, ${cli.run.events} events, start to exit`, `${fmt(cli.run.eventsPerSec / 1000)}k events/s`, `${fmt(cli.run.seconds)} s`]
 ])
 
-// The sidecar: follow --once over a CU database, start to exit, on each engine a CU keeps it in.
-const followed = (["SQLite", "PostgreSQL"] as const).map((engine) => runFollowBench({ quick, engine }))
+// The sidecar: follow --once over a CU database, start to exit, on each engine a CU keeps it in;
+// then following a CU database while a writer process inserts at a steady rate.
+const followed: Array<Awaited<ReturnType<typeof runFollowBench>>> = []
+for (const engine of ["SQLite", "PostgreSQL"] as const) followed.push(await runFollowBench({ quick, engine }))
 console.log(`\nfollow --once over a CU database of ${followed[0]!.rows} evaluations (${followed[0]!.events} events), the CU's DDL, into the file sink, start to exit`)
 table(followed.flatMap((f) => [
   [`${f.engine}: rows read`, `${fmt(f.rowsPerSec / 1000)}k rows/s`, `${fmt(f.seconds)} s`],
-  [`${f.engine}: events delivered`, `${fmt(f.eventsPerSec / 1000)}k events/s`, `beside CLI run into the file sink: ${fmt(cli.run.eventsPerSec / 1000)}k events/s`]
+  [`${f.engine}: events delivered`, `${fmt(f.eventsPerSec / 1000)}k events/s`, `beside CLI run into the file sink: ${fmt(cli.run.eventsPerSec / 1000)}k events/s`],
+  [`${f.engine}: the follower's peak RSS`, `${fmt(f.peakRssMB, 0)} MB`, "node and module loading included"]
+]))
+const live = followed[0]!.live
+console.log(
+  `follow while a writer process inserts ${fmt(live.rowsPerSec, 0)} rows/s for ${fmt(live.writeSeconds, 1)} s (${live.rows} rows, ${live.events} events), ` +
+    `its default poll (${live.pollMs} ms) and flush interval (${live.flushMs} ms): lag from a row's commit to its event in the file`
+)
+table(followed.flatMap((f) => [
+  [`${f.engine}: lag p50 / max`, `${fmt(f.live.lagP50Ms, 0)} ms`, `max ${fmt(f.live.lagMaxMs, 0)} ms`],
+  [`${f.engine}: kept up (no event later than poll + flush + 1 s)`, f.live.keptUp ? "yes" : "NO", `peak RSS ${fmt(f.live.peakRssMB, 0)} MB`]
 ]))
 
 // The Kinesis sink: the CLI into a local Kinesis, start to exit, beside the seed's one PutRecord per event.
