@@ -10,6 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { runCliBench, runFollowBench, runStartupBench } from "./cli.js"
+import { runCuLoopBench } from "./cu-loop.js"
 import { runKinesisBench } from "./kinesis.js"
 import { runOtlpBench } from "./otlp.js"
 import { runStoreBench } from "./store.js"
@@ -59,6 +60,27 @@ table(callers.flatMap(([who, r]) => [
 ] as const))
 const notStored = callers.reduce((n, [, r]) => n + r.healthy.discarded + r.down.discarded, 0)
 console.log(`  events not stored (buffer full or store failed): ${notStored}`)
+
+// The CU's own loop, and the call at a CU's cadence.
+const cuLoop = await runCuLoopBench({ quick })
+console.log(
+  `\nThe CU's own loop: a JS CU over ${cuLoop.loop.off.records} records (${cuLoop.loop.off.events} events), ${cuLoop.workMicros} µs of work` +
+    " per evaluation and a yield between them, through the adapter into a loopback Honeycomb receiver (best of rounds)"
+)
+const seconds = (n: number) => `${fmt(n, 2)} s`
+table([
+  ["vacuum off", seconds(cuLoop.loop.off.loopSeconds), ""],
+  ["vacuum on, healthy sink", seconds(cuLoop.loop.healthy.loopSeconds), `then ${fmt(cuLoop.loop.healthy.drainSeconds, 2)} s to drain; ${cuLoop.accepted} accepted once`],
+  ["vacuum on, sink down (every request 503)", seconds(cuLoop.loop.down.loopSeconds), `${cuLoop.loop.down.notStored} not stored`],
+  ["added per event, healthy (target <= 5 µs)", us(cuLoop.addedPerEventUs.healthy), verdict(cuLoop.addedPerEventUs.healthy <= 5)],
+  ["added per event, sink down (target <= 5 µs)", us(cuLoop.addedPerEventUs.down), verdict(cuLoop.addedPerEventUs.down <= 5)],
+  ["anchor: the seed, the same loop (DESIGN.md, round 2)", "745.0 µs", "and 12% of its events never arrived"]
+])
+console.log(`The call at a CU's cadence: 20 ms of other work between calls, ${cuLoop.cadence.healthy.calls} calls, each timed alone`)
+table((["healthy", "down"] as const).flatMap((mode) => [
+  [`${mode === "healthy" ? "healthy sink" : "sink down"}: p50 / max`, us(cuLoop.cadence[mode].p50us), `max ${us(cuLoop.cadence[mode].maxUs)}`],
+  [`${mode === "healthy" ? "healthy sink" : "sink down"}: p99 (target < 100 µs)`, us(cuLoop.cadence[mode].p99us), verdict(cuLoop.cadence[mode].p99us < 100)]
+] as const))
 
 // Delivery, ours against libhoney.
 console.log("")
@@ -186,6 +208,7 @@ const results = {
   node: process.version,
   parse,
   latency,
+  cuLoop,
   delivery,
   memory: { ...memory, baselineMB, cappedOldSpace128: capped },
   cli,
