@@ -14,10 +14,11 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { createVacuum } from "../dist/Adapter.js"
 import { deliveryFeed } from "./delivery-feed.js"
 
 const [mode = "healthy", url = "", eventsArg = "42700", workArg = "100", kind = "loop", callsArg = "500"] = process.argv.slice(2)
+// The built library, as a JS CU imports it (typed by its source; dist/ exists only after the build).
+const { createVacuum } = (await import(new URL("../dist/Adapter.js", import.meta.url).href)) as typeof import("../src/Adapter.js")
 const feed = deliveryFeed(Number(eventsArg))
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-bench-cu-"))
 const vacuum = await createVacuum({
