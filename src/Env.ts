@@ -9,9 +9,11 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { Config, ConfigError, Effect, Layer } from "effect"
+import { Config, ConfigError, ConfigProvider, Effect, Layer, Option } from "effect"
 import type { DedupeStoreError } from "./DedupeStore.js"
+import { keys } from "./internal/settings/all.js"
 import * as State from "./internal/state.js"
+import * as Thread from "./internal/thread/host.js"
 import type { Transport, TransportConfigError } from "./Transport.js"
 import * as Composite from "./Transport/Composite.js"
 import * as ConsoleSink from "./Transport/Console.js"
@@ -64,8 +66,48 @@ export const transportLayer: Layer.Layer<Transport, ConfigError.ConfigError | Tr
 ).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
 
 /**
+ * The vacuum on a thread of its own (`EVENT_VACUUM_THREAD=worker`, the
+ * default): the caller's thread reads each record and hands it over in
+ * batches; the store and the sinks named by the settings are built on the
+ * vacuum's thread, from the same settings (read here, so a bad one fails here,
+ * naming its key). `overrides` replace settings by env key, as text.
+ *
+ * @since 0.4.0
+ */
+export const layerThread = (
+  overrides: Readonly<Record<string, string>> = {}
+): Layer.Layer<
+  Vacuum.Vacuum,
+  ConfigError.ConfigError | DedupeStoreError | TransportConfigError | Setting.InvalidSettingsError
+> =>
+  Layer.scoped(
+    Vacuum.Vacuum,
+    Effect.gen(function*() {
+      const config = new Map<string, string>()
+      for (const key of keys()) {
+        const text = key in overrides ? Option.some(overrides[key]!) : yield* Config.option(Config.string(key))
+        if (Option.isSome(text)) config.set(key, text.value)
+      }
+      const options = yield* Effect.withConfigProvider(Setting.config(Vacuum.settings), ConfigProvider.fromMap(config))
+      const settings = yield* Vacuum.decodeOptions(options)
+      return yield* Thread.make({ settings, config })
+    })
+  )
+
+/**
+ * The vacuum on the caller's thread (`EVENT_VACUUM_THREAD=caller`), on the store and sinks the environment names.
+ *
+ * @since 0.4.0
+ */
+export const layerCaller: Layer.Layer<
+  Vacuum.Vacuum,
+  ConfigError.ConfigError | DedupeStoreError | TransportConfigError | Setting.InvalidSettingsError
+> = Vacuum.layerConfig().pipe(Layer.provide(Layer.merge(State.layerConfig, transportLayer)))
+
+/**
  * The vacuum as the environment configures it: disabled unless
- * `EVENT_VACUUM_ENABLED` is true (or `enabled` says so).
+ * `EVENT_VACUUM_ENABLED` is true (or `enabled` says so); on its own thread
+ * unless `EVENT_VACUUM_THREAD` says `caller`.
  *
  * @since 0.1.0
  */
@@ -76,11 +118,9 @@ export const layer = (
   ConfigError.ConfigError | DedupeStoreError | TransportConfigError | Setting.InvalidSettingsError
 > =>
   Layer.unwrapEffect(
-    Effect.map(
-      options.enabled === undefined ? enabledConfig : Effect.succeed(options.enabled),
-      (enabled) =>
-        enabled
-          ? Vacuum.layerConfig().pipe(Layer.provide(Layer.merge(State.layerConfig, transportLayer)))
-          : Vacuum.layerDisabled
-    )
+    Effect.gen(function*() {
+      const enabled = options.enabled ?? (yield* enabledConfig)
+      if (!enabled) return Vacuum.layerDisabled
+      return (yield* Setting.configOf(settings.thread)) === "worker" ? layerThread() : layerCaller
+    })
   )

@@ -36,6 +36,8 @@ import { settings } from "./internal/settings/vacuum.js"
  * What `vacuum` did with one evaluation.
  *
  * - `queued`: its events are on their way to the store.
+ * - `handed_off`: the record went to the vacuum's own thread (`EVENT_VACUUM_THREAD=worker`), which
+ *   extracts its events there; `events` and `rejectedLines` are 0 here, and the snapshot counts them.
  * - `no_events`, `read_only` (skipped), `no_text` (no log text), `invalid_record` (did not decode).
  * - `not_allowed`: the vacuum's lists leave its process out (`processes`, `excludeProcesses`).
  * - `buffer_full`: what waits for the store is at `maxQueuedBytes` (the store is not keeping up); the events were dropped
@@ -47,6 +49,7 @@ import { settings } from "./internal/settings/vacuum.js"
 export interface VacuumSummary {
   readonly outcome:
     | "queued"
+    | "handed_off"
     | "no_events"
     | "read_only"
     | "not_allowed"
@@ -222,6 +225,27 @@ export const decodeOptions = (options: Options = {}): Either.Either<Settings, Se
 export const make = (
   options: Options = {}
 ): Effect.Effect<Vacuum["Type"], Setting.InvalidSettingsError, DedupeStore | Transport | Scope> =>
+  Effect.map(makeParts(options), (parts) => parts.vacuum)
+
+/**
+ * The vacuum and the parts its own thread feeds directly (see
+ * `internal/thread`): the intake, the queue to the store, the warnings.
+ *
+ * @internal
+ */
+export const makeParts = (
+  options: Options = {}
+): Effect.Effect<
+  {
+    readonly vacuum: Vacuum["Type"]
+    readonly intake: Intake.Intake
+    readonly queue: HandoffQueue
+    readonly warnings: Warnings.Warnings
+    readonly settings: Settings
+  },
+  Setting.InvalidSettingsError,
+  DedupeStore | Transport | Scope
+> =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(options)
     const store = yield* DedupeStore
@@ -276,7 +300,7 @@ export const make = (
       })
     )
 
-    return Vacuum.of({
+    const service = Vacuum.of({
       vacuum,
       unsafeVacuum,
       unsafeQueueFull: () => queue.full,
@@ -286,6 +310,7 @@ export const make = (
       replayDeadLetters: (options = {}) =>
         Effect.tap(store.replayDeadLetters(options), (replayed) => (replayed > 0 ? delivery.nudge(options.sink) : Effect.void))
     })
+    return { vacuum: service, intake, queue, warnings, settings: config }
   })
 
 /**

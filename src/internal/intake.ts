@@ -39,6 +39,8 @@ export interface Inbox {
 export interface Intake {
   /** Takes one evaluation record; a warning to log, if any, goes to `warn`. */
   readonly take: (input: unknown, warn: (message: string) => void) => VacuumSummary
+  /** Takes an evaluation already read, counted and skipped where it must be, with its log text (the vacuum's thread). */
+  readonly takeText: (evaluation: Evaluation, text: string, failed: boolean, warn: (message: string) => void) => VacuumSummary
   readonly counts: () => IntakeCounts
   /** From now on every call answers `closed`. */
   readonly close: () => void
@@ -114,14 +116,7 @@ export const make = (
       skipped("read_only")
       return READ_ONLY
     }
-    if (config.allowed !== undefined && !config.allowed(evaluation.processId)) {
-      counts.notAllowed++
-      skipped("not_allowed")
-      // Counted per process by the writer too, for status; dropped, not waited for, when the queue is full.
-      const position = { timestamp: evaluation.timestamp, ordinate: evaluation.ordinate, cron: evaluation.cron }
-      queue.offer({ processId: evaluation.processId, position, events: [], bytes: SKIPPED_BYTES, skipped: "not_allowed" })
-      return NOT_ALLOWED
-    }
+    if (!allows(evaluation)) return NOT_ALLOWED
     const text = logText(evaluation.output)
     if (text.failed) counts.failed++
     if (text._tag === "NoText") {
@@ -129,7 +124,23 @@ export const make = (
       skipped("no_text")
       return { outcome: "no_text", events: 0, rejectedLines: 0, reason: text.reason }
     }
-    const extraction = extract(text.text, config.limits, reservedKeys)
+    return takeLog(evaluation, text.text, text.failed, warn)
+  }
+
+  /** Whether the vacuum's lists take the evaluation's process; one they leave out is counted. */
+  const allows = (evaluation: Evaluation): boolean => {
+    if (config.allowed === undefined || config.allowed(evaluation.processId)) return true
+    counts.notAllowed++
+    skipped("not_allowed")
+    // Counted per process by the writer too, for status; dropped, not waited for, when the queue is full.
+    const position = { timestamp: evaluation.timestamp, ordinate: evaluation.ordinate, cron: evaluation.cron }
+    queue.offer({ processId: evaluation.processId, position, events: [], bytes: SKIPPED_BYTES, skipped: "not_allowed" })
+    return false
+  }
+
+  /** The evaluation's log text: its events extracted, enriched and queued. */
+  const takeLog = (evaluation: Evaluation, text: string, failed: boolean, warn: (message: string) => void): VacuumSummary => {
+    const extraction = extract(text, config.limits, reservedKeys)
     let rejectedLines = 0
     for (const outcome of lineOutcomeKeys) {
       const n = extraction.counts[outcome]
@@ -146,7 +157,7 @@ export const make = (
     counts.repaired += extraction.counts.repaired
     Metrics.receivedEvents.unsafeUpdate(found, [])
 
-    const events = enrich(evaluation, extraction.events, text.failed)
+    const events = enrich(evaluation, extraction.events, failed)
     let bytes = 0
     for (const e of events) bytes += e.data.length
     const position = { timestamp: evaluation.timestamp, ordinate: evaluation.ordinate, cron: evaluation.cron }
@@ -164,8 +175,24 @@ export const make = (
     return { outcome: "queued", events: found, rejectedLines }
   }
 
+  /**
+   * An evaluation whose record was read elsewhere (the caller's thread, which
+   * counted it, skipped it if read-only and found its log text): the lists,
+   * then its events. Never throws.
+   */
+  const takeText = (evaluation: Evaluation, text: string, failed: boolean, warn: (message: string) => void): VacuumSummary => {
+    if (closed) return CLOSED
+    try {
+      return allows(evaluation) ? takeLog(evaluation, text, failed, warn) : NOT_ALLOWED
+    } catch (error) {
+      warn(`event-vacuum: could not take an evaluation of ${evaluation.processId}: ${error instanceof Error ? error.message : String(error)}`)
+      return { outcome: "invalid_record", events: 0, rejectedLines: 0 }
+    }
+  }
+
   return {
     take,
+    takeText,
     counts: () => ({ ...counts, lines: { ...lines } }),
     close: () => {
       closed = true

@@ -25,6 +25,10 @@ export interface Queued extends Handoff {
 export class HandoffQueue {
   private events = 0
   private bytes = 0
+  /** Evaluations ever offered and taken, and ever settled: the writer settles them in the order they came. */
+  private offeredItems = 0
+  private settledItems = 0
+  private listener: ((settled: number) => void) | undefined
 
   private constructor(
     private readonly mailbox: Mailbox.Mailbox<Queued>,
@@ -41,6 +45,7 @@ export class HandoffQueue {
     if (this.full) return false
     this.events += item.events.length
     this.bytes += item.bytes
+    this.offeredItems++
     this.empty.unsafeClose()
     this.mailbox.unsafeOffer(item)
     return true
@@ -57,11 +62,23 @@ export class HandoffQueue {
   }
 
   /** The writer is done with these (stored or lost): they leave the bound. */
-  settled(events: number, bytes: number): void {
+  settled(items: number, events: number, bytes: number): void {
     this.events -= events
     this.bytes -= bytes
+    this.settledItems += items
     if (this.events === 0) this.empty.unsafeOpen()
     Metrics.handoffBufferBytes.unsafeUpdate(this.bytes, [])
+    this.listener?.(this.settledItems)
+  }
+
+  /** How many evaluations were ever queued: once `settledCount` reaches it, all of them are stored (or lost). */
+  get offeredCount(): number {
+    return this.offeredItems
+  }
+
+  /** Calls `listener` with the count of evaluations ever settled, each time some settle (one listener). */
+  onSettled(listener: (settled: number) => void): void {
+    this.listener = listener
   }
 
   /** Waits until nothing is queued. */

@@ -108,7 +108,7 @@ export const make = (options: WriterOptions): Effect.Effect<Writer, never, Scope
             })
         }),
         Effect.catchAllDefect((defect) => fail("crashed storing", describeDefect(defect), defect)),
-        Effect.ensuring(Effect.sync(() => queue.settled(events, bytes)))
+        Effect.ensuring(Effect.sync(() => queue.settled(group.length, events, bytes)))
       )
     }
 

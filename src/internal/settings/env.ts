@@ -59,5 +59,10 @@ export const settings = {
       value: `<${transportKinds.join(",")}>`
     }),
     { env: "EVENT_VACUUM_TRANSPORTS", default: ["console"], doc: `the sinks, separated by commas or semicolons: ${transportKinds.join(", ")}` }
-  )
+  ),
+  thread: Setting.make(Setting.literal("worker", "caller"), {
+    env: "EVENT_VACUUM_THREAD",
+    default: "worker",
+    doc: "worker: the vacuum works on a thread of its own, the caller's only reads each record and hands it over; caller: all on the caller's thread"
+  })
 }

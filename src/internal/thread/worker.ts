@@ -1,0 +1,142 @@
+/**
+ * The vacuum's own thread: everything after the caller's thread has read a
+ * record. It builds the store, the sinks and the vacuum from the settings it
+ * is given (as the caller's thread would have), then takes batches in the
+ * order they come: each evaluation's events are extracted, enriched and
+ * queued for the writer, and once a batch's evaluations are in the store
+ * (or counted as lost), the shared counter moves past it. Requests
+ * (snapshot, flush, drain, replay, close) are answered by the vacuum; its
+ * log lines go to the caller's thread, to be logged by the caller's logger.
+ *
+ * @internal
+ */
+import { Cause, ConfigProvider, Deferred, Effect, Exit, FiberSet, Layer, Logger, LogLevel, Scope } from "effect"
+import { parentPort, workerData } from "node:worker_threads"
+import * as Env from "../../Env.js"
+import * as Setting from "../../Setting.js"
+import * as Vacuum from "../../Vacuum.js"
+import * as State from "../state.js"
+import type { FromWorker, Op, ToWorker, WorkerData } from "./protocol.js"
+import { toWire } from "./protocol.js"
+import { unpack } from "./records.js"
+
+const port = parentPort!
+const data = workerData as WorkerData
+const acked = new Int32Array(data.acked)
+const send = (message: FromWorker) => port.postMessage(message)
+
+const show = (u: unknown): string => {
+  if (typeof u === "string") return u
+  if (u instanceof Error) return `${u.name}: ${u.message}`
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}
+
+/** Log lines go over as text, to the caller's logger; their level and annotations with them. */
+const forwarding = Logger.make(({ annotations, cause, logLevel, message }) => {
+  const parts = (Array.isArray(message) ? message : [message]).map(show)
+  if (!Cause.isEmpty(cause)) parts.push(Cause.pretty(cause))
+  const notes: Array<readonly [string, string]> = []
+  for (const [k, v] of annotations) notes.push([k, show(v)])
+  send({ t: "log", level: logLevel._tag, message: parts, annotations: notes })
+})
+
+const level = LogLevel.allLevels.find((l) => l._tag === data.logLevel) ?? LogLevel.Info
+
+const program = Effect.gen(function*() {
+  const scope = yield* Scope.make()
+  const options = yield* Setting.config(Vacuum.settings)
+  // The store and the sinks live in the vacuum's scope: closing it closes them, after the vacuum's own close.
+  const parts = yield* Layer.buildWithScope(Layer.merge(State.layerConfig, Env.transportLayer), scope).pipe(
+    Effect.flatMap((context) => Effect.provide(Vacuum.makeParts(options), context)),
+    Scope.extend(scope),
+    Effect.tapErrorCause(() => Scope.close(scope, Exit.void))
+  )
+  const { intake, queue, vacuum, warnings } = parts
+  const run = yield* FiberSet.makeRuntime<never>()
+  /** The close request's id: the vacuum's own close runs here, outside the requests' fibers. */
+  const closing = yield* Deferred.make<number>()
+
+  // Batches whose evaluations are queued, by the count of evaluations queued once each was taken.
+  const waiting: Array<{ readonly items: number; readonly end: number }> = []
+  let settled = 0
+  const ackUpTo = (count: number) => {
+    settled = count
+    let end: number | undefined
+    while (waiting.length > 0 && waiting[0]!.items <= count) end = waiting.shift()!.end
+    if (end !== undefined) Atomics.store(acked, 0, end)
+  }
+  const waiters: Array<{ readonly items: number; readonly done: () => void }> = []
+  queue.onSettled((count) => {
+    ackUpTo(count)
+    while (waiters.length > 0 && waiters[0]!.items <= count) waiters.shift()!.done()
+  })
+  /** Waits until every evaluation queued so far is stored (or counted as lost). */
+  const settledSoFar = Effect.suspend(() => {
+    const items = queue.offeredCount
+    if (items <= settled) return Effect.void
+    return Effect.async<void>((resume) => {
+      waiters.push({ items, done: () => resume(Effect.void) })
+    })
+  })
+
+  const take = (batch: readonly [number, string]) => {
+    const [end, text] = batch
+    unpack(text, (evaluation, log, failed) => intake.takeText(evaluation, log, failed, warnings.logLater))
+    const items = queue.offeredCount
+    if (items <= settled && waiting.length === 0) Atomics.store(acked, 0, end)
+    else waiting.push({ items, end })
+  }
+
+  const answer = (req: Op): Effect.Effect<unknown, unknown> => {
+    switch (req.op) {
+      case "snapshot":
+        return vacuum.snapshot
+      case "flush":
+        // The writer stops lingering for the flush; what was queued before it is what it waits for.
+        return Effect.raceFirst(vacuum.flush, settledSoFar)
+      case "drain":
+        return vacuum.drain(req.millis)
+      case "replay":
+        return vacuum.replayDeadLetters({ sink: req.sink, seqs: req.seqs })
+      case "close":
+        return Effect.void
+    }
+  }
+
+  port.on("message", (message: ToWorker) => {
+    if (Array.isArray(message)) return take(message as readonly [number, string])
+    const { id, req } = message as Extract<ToWorker, { t: "req" }>
+    if (req.op === "close") return Deferred.unsafeDone(closing, Exit.succeed(id))
+    run(
+      answer(req).pipe(
+        Effect.exit,
+        Effect.map((exit) =>
+          send(
+            Exit.isSuccess(exit)
+              ? { t: "res", id, ok: true, value: exit.value }
+              : { t: "res", id, ok: false, error: toWire(Cause.squash(exit.cause)) }
+          )
+        )
+      )
+    )
+  })
+  send({ t: "ready" })
+  const id = yield* Deferred.await(closing)
+  // The vacuum's own close: what is queued is stored, the sinks get their shutdown time.
+  yield* Scope.close(scope, Exit.void)
+  send({ t: "res", id, ok: true, value: undefined })
+  port.close()
+}).pipe(Effect.scoped)
+
+Effect.runFork(
+  program.pipe(
+    Effect.catchAllCause((cause) => Effect.sync(() => send({ t: "failed", error: toWire(Cause.squash(cause)) }))),
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(data.config))),
+    Effect.provide(Logger.replace(Logger.defaultLogger, forwarding)),
+    Logger.withMinimumLogLevel(level)
+  )
+)
