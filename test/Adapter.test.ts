@@ -29,8 +29,10 @@ describe("Adapter: a promise-based vacuum for a JavaScript CU", () => {
     }
     const first = await createVacuum({ env })
     const summaries = exampleRecords().map((r) => first.vacuum(r))
-    assert.strictEqual(summaries.reduce((n, s) => n + s.events, 0), 121)
+    // On the vacuum's own thread (the default) the call only hands the record over; the events are found there.
+    assert.deepStrictEqual([...new Set(summaries.map((s) => s.outcome))].sort(), ["handed_off", "read_only"])
     assert.isTrue(await first.drain(10_000))
+    assert.strictEqual((await first.snapshot()).events.found, 121)
     await first.close()
     assert.strictEqual(first.vacuum(exampleRecords()[0]).outcome, "closed")
     assert.strictEqual(fs.readFileSync(out, "utf8").split("\n").filter(Boolean).length, 121)

@@ -98,9 +98,10 @@ describe("Env.layer: on", () => {
             EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
           })
           const summaries = yield* Effect.forEach(records, vacuum.vacuum)
+          assert.deepStrictEqual([...new Set(summaries.map((s) => s.outcome))].sort(), ["handed_off", "read_only"])
           const drained = yield* vacuum.drain("10 seconds")
           const snapshot = yield* vacuum.snapshot
-          return { drained, found: summaries.reduce((n, s) => n + s.events, 0), snapshot }
+          return { drained, found: snapshot.events.found, snapshot }
         })
       )
 

@@ -22,7 +22,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, ConfigError, Effect, Either, Layer, Redacted, Schema } from "effect"
-import * as zlib from "node:zlib"
+import * as Compressing from "../internal/compress.js"
 import type { OutboundEvent } from "../Enrich.js"
 import type { EventStatus, Sink, Transport } from "../Transport.js"
 import * as Setting from "../Setting.js"
@@ -44,7 +44,6 @@ export const limits = { maxBodyBytes: 5_000_000, maxEventBytes: 1_000_000, maxFi
  */
 export type Compression = "gzip" | "zstd" | "none"
 
-const hasZstd = (): boolean => typeof (zlib as { zstdCompress?: unknown }).zstdCompress === "function"
 
 /**
  * Its settings, declared once (see `Setting`): the table the CLI, `--help` and README read;
@@ -80,14 +79,8 @@ const tooManyFields = (data: string): boolean => {
   }
 }
 
-const compress = (body: Uint8Array, compression: Compression): Effect.Effect<Uint8Array> => {
-  if (compression === "none") return Effect.succeed(body)
-  return Effect.async<Uint8Array>((resume) => {
-    const done = (error: Error | null, out: Buffer) => resume(error ? Effect.die(error) : Effect.succeed(out))
-    if (compression === "gzip") zlib.gzip(body, done)
-    else (zlib as unknown as { zstdCompress: (b: Uint8Array, cb: typeof done) => void }).zstdCompress(body, done)
-  })
-}
+const compress = (body: Uint8Array, compression: Compression): Effect.Effect<Uint8Array> =>
+  compression === "none" ? Effect.succeed(body) : compression === "gzip" ? Compressing.gzip(body) : Compressing.zstd(body)
 
 /**
  * The Honeycomb sink on the `HttpClient` in context. Fails at once on a bad
@@ -106,7 +99,7 @@ export const make = (input: Options): Effect.Effect<Sink, TransportConfigError, 
       return yield* new TransportConfigError({ description: `sink ${name}: ${url.left}` })
     }
     const compression = options.compression
-    if (compression === "zstd" && !hasZstd()) {
+    if (compression === "zstd" && !Compressing.hasZstd()) {
       return yield* new TransportConfigError({
         description: `sink ${name}: zstd compression needs Node 22.15 or later (this is ${process.version}); use gzip`
       })

@@ -36,7 +36,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { ConfigError } from "effect"
 import { Config, Effect, Either, Layer, Metric, Redacted } from "effect"
 import protobuf from "protobufjs"
-import * as zlib from "node:zlib"
+import * as Compressing from "../internal/compress.js"
 import type { OutboundEvent } from "../Enrich.js"
 import { headersOf, logsUrl, resourcePairs, settings, UNSET } from "../internal/settings/otlp.js"
 import { sinkSelection } from "../internal/settings/selection.js"
@@ -95,10 +95,7 @@ const shown = (url: string): string => {
   return `${u.protocol}//${u.host}${u.pathname}`
 }
 
-const gzip = (body: Uint8Array): Effect.Effect<Uint8Array> =>
-  Effect.async<Uint8Array>((resume) => {
-    zlib.gzip(body, (error, out) => resume(error ? Effect.die(error) : Effect.succeed(out)))
-  })
+const gzip = Compressing.gzip
 
 /** The `message` of a `google.rpc.Status` in protobuf (field 2), read with protobuf.js's wire reader. */
 const statusMessage = (body: Uint8Array): string | undefined => {

@@ -64,5 +64,10 @@ export const settings = {
     env: "EVENT_VACUUM_THREAD",
     default: "worker",
     doc: "worker: the vacuum works on a thread of its own, the caller's only reads each record and hands it over; caller: all on the caller's thread"
+  }),
+  threadNice: Setting.make(Setting.int({ min: 0, max: 19 }), {
+    env: "EVENT_VACUUM_THREAD_NICE",
+    default: 10,
+    doc: "the vacuum's own thread's nice value (Linux): under contention the CU's threads win, and the vacuum uses the CPU they leave; 0 to share equally"
   })
 }

@@ -11,14 +11,32 @@
  * @internal
  */
 import { Cause, ConfigProvider, Deferred, Effect, Exit, FiberSet, Layer, Logger, LogLevel, Scope } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Env from "../../Env.js"
 import * as Setting from "../../Setting.js"
 import * as Vacuum from "../../Vacuum.js"
+import { onOwnThread } from "../compress.js"
+import { settings as EnvSettings } from "../settings/env.js"
 import * as State from "../state.js"
 import type { FromWorker, Op, ToWorker, WorkerData } from "./protocol.js"
 import { toWire } from "./protocol.js"
 import { unpack } from "./records.js"
+
+/**
+ * The thread's own nice value, where the system lets a thread have one (Linux: setpriority on its
+ * thread id): under contention the CU's threads win, and the vacuum uses the CPU they leave.
+ */
+const lowerPriority = (nice: number) => {
+  try {
+    const tid = Number(fs.readlinkSync("/proc/thread-self").split("/").at(-1))
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, nice)
+  } catch {
+    // Not Linux, or no /proc: the thread runs at the process's priority.
+  }
+}
+onOwnThread()
 
 const port = parentPort!
 const data = workerData as WorkerData
@@ -47,6 +65,7 @@ const forwarding = Logger.make(({ annotations, cause, logLevel, message }) => {
 const level = LogLevel.allLevels.find((l) => l._tag === data.logLevel) ?? LogLevel.Info
 
 const program = Effect.gen(function*() {
+  lowerPriority(yield* Setting.configOf(EnvSettings.threadNice))
   const scope = yield* Scope.make()
   const options = yield* Setting.config(Vacuum.settings)
   // The store and the sinks live in the vacuum's scope: closing it closes them, after the vacuum's own close.
