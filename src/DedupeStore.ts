@@ -291,6 +291,13 @@ export class DedupeStore extends Context.Tag("ao-event-vacuum/DedupeStore")<Dedu
     seqs: ReadonlyArray<number>,
     error?: string
   ) => Effect.Effect<void, DedupeStoreError>
+  /**
+   * Gives back every claim of owners known to be gone (a vacuum thread that
+   * died), so that another takes them at once rather than when their leases
+   * run out; answers how many. An owner's claims are its own and those of
+   * its loops (`owner/…`).
+   */
+  readonly releaseOwners: (owners: ReadonlyArray<string>) => Effect.Effect<number, DedupeStoreError>
   /** Moves claimed events to the dead letters with their reasons. */
   readonly deadLetter: (
     sink: string,

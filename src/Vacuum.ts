@@ -234,7 +234,9 @@ export const make = (
  * @internal
  */
 export const makeParts = (
-  options: Options = {}
+  options: Options = {},
+  /** The name its claims go by in the store (one per sink under it); a new one, unless given. */
+  owner: string = crypto.randomUUID()
 ): Effect.Effect<
   {
     readonly vacuum: Vacuum["Type"]
@@ -242,6 +244,9 @@ export const makeParts = (
     readonly queue: HandoffQueue
     readonly warnings: Warnings.Warnings
     readonly settings: Settings
+    /** The owners of its claims in the store, one a sink. */
+    readonly owners: ReadonlyArray<string>
+    readonly store: DedupeStore["Type"]
   },
   Setting.InvalidSettingsError,
   DedupeStore | Transport | Scope
@@ -252,7 +257,7 @@ export const makeParts = (
     const { sinks } = yield* Transport
     const warnings = yield* Warnings.make()
     const queue = yield* HandoffQueue.make(config.maxQueuedBytes)
-    const delivery = yield* Delivery.make(store, sinks, DeliverySettings.fromValues(config), crypto.randomUUID())
+    const delivery = yield* Delivery.make(store, sinks, DeliverySettings.fromValues(config), owner)
     // Other instances on the store say when they hand off: their batches are claimed when due, not at the next poll.
     if (store.wakeups !== undefined) yield* Effect.forkScoped(Stream.runForEach(store.wakeups, delivery.hinted))
     const selector = yield* Selecting.fromSettings(config, sinks, store)
@@ -310,7 +315,7 @@ export const makeParts = (
       replayDeadLetters: (options = {}) =>
         Effect.tap(store.replayDeadLetters(options), (replayed) => (replayed > 0 ? delivery.nudge(options.sink) : Effect.void))
     })
-    return { vacuum: service, intake, queue, warnings, settings: config }
+    return { vacuum: service, intake, queue, warnings, settings: config, owners: Delivery.owners(owner, sinks), store }
   })
 
 /**

@@ -118,6 +118,23 @@ describe(`DedupeStore (${name})`, () => {
       assert.deepStrictEqual((yield* claimAll("a", "w3")).map((e) => e.attempts), [1, 1])
     }).pipe(Effect.provide(backend)))
 
+  it.scoped("releaseOwners gives back the claims of owners that are gone, their loops' too, and no one else's", () =>
+    Effect.gen(function*() {
+      const store = yield* DedupeStore
+      yield* store.handOff(["a", "b"], [handoff(pos(1, "1"), 2)])
+      const gone = yield* claimAll("a", "t.0/a/0")
+      const other = yield* claimAll("b", "t.00/b/0")
+      assert.strictEqual(gone.length, 2)
+      assert.strictEqual(other.length, 2)
+      // Leases still running: nobody else can claim them.
+      assert.deepStrictEqual(yield* claimAll("a", "t.1/a/0"), [])
+      // `t.0` is gone; `t.00` (the same prefix without the slash) is not.
+      assert.strictEqual(yield* store.releaseOwners(["t.0/a", "t.0/b"]), 2)
+      assert.deepStrictEqual((yield* claimAll("a", "t.1/a/0")).map((e) => e.seq), gone.map((e) => e.seq))
+      assert.deepStrictEqual(yield* claimAll("b", "t.1/b/0"), [])
+      assert.strictEqual(yield* store.releaseOwners([]), 0)
+    }).pipe(Effect.provide(backend)))
+
   it.scoped("dead letters keep the event and the reason, list by sink, and replay into the outbox", () =>
     Effect.gen(function*() {
       const store = yield* DedupeStore

@@ -655,6 +655,22 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
         rescue("release")
       )
 
+    const releaseOwners: DedupeStore["Type"]["releaseOwners"] = (owners) =>
+      owners.length === 0 ? Effect.succeed(0) : sql<{ sink: string }>`UPDATE event_vacuum_outbox SET lease_owner = NULL, lease_until = NULL
+          WHERE lease_owner IS NOT NULL AND (${
+        sql.or(owners.map((owner) => sql`(lease_owner = ${owner} OR substr(lease_owner, 1, ${owner.length + 1}) = ${owner + "/"})`))
+      }) RETURNING sink`.pipe(
+          Effect.tap((rows) => {
+            const bySink = new Map<string, { events: number; bytes: number }>()
+            for (const { sink } of rows) bySink.set(sink, { events: (bySink.get(sink)?.events ?? 0) + 1, bytes: 0 })
+            return bySink.size === 0 ? Effect.void : announce(bySink)
+          }),
+          Effect.map((rows) => rows.length),
+          sql.withTransaction,
+          Effect.mapError(fail("release")),
+          rescue("release")
+        )
+
     const deadLetter: DedupeStore["Type"]["deadLetter"] = (sink, owner, refused) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -811,6 +827,7 @@ export const makeWith = (options: Options): Effect.Effect<DedupeStore["Type"], D
       renew,
       acknowledge: (sink, owner, seqs) => (seqs.length === 0 ? Effect.void : acknowledge(sink, owner, seqs)),
       release: (sink, owner, seqs, error) => (seqs.length === 0 ? Effect.void : release(sink, owner, seqs, error)),
+      releaseOwners,
       deadLetter: (sink, owner, refused) => (refused.length === 0 ? Effect.void : deadLetter(sink, owner, refused)),
       deadLetters,
       replayDeadLetters,

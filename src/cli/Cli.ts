@@ -49,8 +49,17 @@ const drainTimeout = Setting.configOf(cliSettings.drainTimeout)
  * (the drain timeout, or the shutdown timeout after a signal), so closing
  * stores what is queued and does not wait for the sinks a second time.
  */
-const runningLayer = Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings), (values) => ({ ...values, shutdownTimeout: 0 }))).pipe(
+const callerLayer = Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings), (values) => ({ ...values, shutdownTimeout: 0 }))).pipe(
   Layer.provideMerge(Layer.merge(State.layerConfig, Env.transportLayer))
+)
+/**
+ * On the vacuum's own thread (the default), as a CU runs it: this thread reads
+ * the input and hands records over. The store is opened here too, for what
+ * the commands read of it themselves (follow's cursors).
+ */
+const threadLayer = Layer.merge(Env.layerThread({ [Vacuum.settings.shutdownTimeout.env]: "0 millis" }), State.layerConfig)
+const runningLayer = Layer.unwrapEffect(
+  Effect.map(Setting.configOf(Env.settings.thread), (thread) => (thread === "worker" ? threadLayer : callerLayer))
 )
 const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => enabled ? runningLayer : Vacuum.layerDisabled))
 
@@ -274,7 +283,10 @@ const run = (given: Given) => {
       yield* metricsEndpoint(vacuum)
       const ticker = process.stderr.isTTY && !sharesTerminal ? yield* Effect.fork(progress(vacuum)) : undefined
       const tally = { bad: 0 }
-      const read = vacuumInput(file, vacuum.unsafeVacuum, vacuum.flush, tally, {
+      // On the caller's thread a chunk is stored before the next is read (memory holds at most a chunk);
+      // the vacuum's own thread stores while this one reads, bounded by maxQueuedBytes.
+      const ownThread = (yield* Setting.configOf(Env.settings.thread)) === "worker"
+      const read = vacuumInput(file, vacuum.unsafeVacuum, ownThread ? Effect.yieldNow() : vacuum.flush, tally, {
         full: vacuum.unsafeQueueFull,
         wait: vacuum.flush
       })

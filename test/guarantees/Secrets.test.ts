@@ -56,6 +56,8 @@ describe("secrets: the Honeycomb key", () => {
         Layer.setConfigProvider(ConfigProvider.fromMap(
           new Map(Object.entries({
             EVENT_VACUUM_ENABLED: "true",
+            // On the caller's thread: its sends' spans reach this tracer (the CLI runs in this file take the vacuum's own thread).
+            EVENT_VACUUM_THREAD: "caller",
             EVENT_VACUUM_TRANSPORTS: "honeycomb",
             EVENT_VACUUM_STATE_PATH: state,
             EVENT_VACUUM_FLUSH_INTERVAL: "10 millis",

@@ -40,6 +40,13 @@ const forSink = (sink: Sink, settings: DeliverySettings): DeliverySettings => ({
   sendTimeout: sink.sendTimeout === undefined ? settings.sendTimeout : Duration.decode(sink.sendTimeout)
 })
 
+/** The name a sink's claims go by in the store: the vacuum's owner and the sink's name. */
+const ownerOf = (owner: string, sink: { readonly name: string }): string => `${owner}/${sink.name}`
+
+/** Every name the claims of a vacuum (`owner`) go by, one a sink. */
+export const owners = (owner: string, sinks: ReadonlyArray<{ readonly name: string }>): ReadonlyArray<string> =>
+  sinks.map((sink) => ownerOf(owner, sink))
+
 /** Opens an account per sink, picks up what a previous run left, and starts the loops in the scope. */
 export const make = (
   store: DedupeStore["Type"],
@@ -48,7 +55,7 @@ export const make = (
   owner: string
 ): Effect.Effect<Delivery, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const accounts = yield* Effect.forEach(sinks, (sink) => SinkAccount.make(sink, `${owner}/${sink.name}`))
+    const accounts = yield* Effect.forEach(sinks, (sink) => SinkAccount.make(sink, ownerOf(owner, sink)))
     const byName = new Map(accounts.map((a) => [a.name, a]))
     const flushMillis = Duration.toMillis(settings.flushInterval)
 

@@ -92,7 +92,17 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
     const minimum: LogLevel.LogLevel = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
     const shared = new SharedArrayBuffer(4)
     const acked = new Int32Array(shared)
-    const workerData: WorkerData = { config: [...options.config], acked: shared, logLevel: minimum._tag }
+    // Each thread's claims go by a name of its own; a new one is told the names of those that died.
+    const instance = crypto.randomUUID()
+    let generation = 0
+    const gone: Array<string> = []
+    const workerData = (): WorkerData => ({
+      config: [...options.config],
+      acked: shared,
+      logLevel: minimum._tag,
+      owner: `${instance}.${generation}`,
+      gone: [...gone]
+    })
 
     // What the caller's thread counts; the rest is counted over there.
     const counts = { received: 0, readOnly: 0, invalid: 0, noText: 0, failed: 0, bufferFull: 0 }
@@ -269,7 +279,8 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
     /** Starts a vacuum thread; answers once it is ready, fails as its start fails. */
     const start = Effect.async<Worker, ThreadError | Error>((resume) => {
       // No flags of the caller's (a loader, --input-type): the thread runs only the built vacuum.
-      const w = new Worker(workerUrl(), { workerData, execArgv: [] })
+      const w = new Worker(workerUrl(), { workerData: workerData(), execArgv: [] })
+      const owner = `${instance}.${generation++}`
       let ready = false
       let lastError: unknown
       w.on("message", (message: FromWorker) => {
@@ -296,6 +307,7 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
         const why = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : `it exited with code ${code}`
         if (!ready) return resume(Effect.fail(new Error(`the vacuum's thread did not start: ${why}`)))
         if (worker === w) worker = undefined
+        gone.push(owner)
         Queue.unsafeOffer(died, why)
       })
     })
@@ -379,7 +391,7 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
       })
     )
 
-    return Vacuum.of({
+    const service = Vacuum.of({
       vacuum: (input) => Effect.sync(() => unsafeVacuum(input)),
       unsafeVacuum,
       unsafeQueueFull: () => outstanding() >= maxCrossing && (reclaim(), outstanding() >= maxCrossing),
@@ -391,4 +403,14 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
           Effect.catchAll((error) => (error instanceof DedupeStoreError ? Effect.fail(error) : Effect.die(error)))
         )
     })
+    Object.defineProperty(service, crashThread, {
+      value: () => worker?.postMessage({ t: "req", id: -1, req: { op: "exit", code: 70 } } satisfies ToWorker)
+    })
+    return service
   })
+
+/**
+ * A key on a threaded vacuum's service: a function that makes its thread exit
+ * as a crash would. For tests of the restart; nothing else calls it.
+ */
+export const crashThread: unique symbol = Symbol.for("ao-event-vacuum/thread/crash")

@@ -24,6 +24,10 @@ export interface WorkerData {
   readonly acked: SharedArrayBuffer
   /** The caller's minimum log level (`LogLevel._tag`): below it, nothing is sent over. */
   readonly logLevel: string
+  /** The name this thread's claims go by in the store. */
+  readonly owner: string
+  /** The names of the threads before it, which died: their claims are given back at the start. */
+  readonly gone: ReadonlyArray<string>
 }
 
 export type Op =
@@ -32,6 +36,8 @@ export type Op =
   | { readonly op: "drain"; readonly millis: number }
   | { readonly op: "replay"; readonly sink?: string | undefined; readonly seqs?: ReadonlyArray<number> | undefined }
   | { readonly op: "close" }
+  /** Ends the thread as a crash would (tests: the restart and what is handed over again). */
+  | { readonly op: "exit"; readonly code: number }
 
 /** To the vacuum's thread: a batch (`[end, text]`) or a request. */
 export type ToWorker = readonly [number, string] | { readonly t: "req"; readonly id: number; readonly req: Op }

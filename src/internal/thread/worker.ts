@@ -70,11 +70,21 @@ const program = Effect.gen(function*() {
   const options = yield* Setting.config(Vacuum.settings)
   // The store and the sinks live in the vacuum's scope: closing it closes them, after the vacuum's own close.
   const parts = yield* Layer.buildWithScope(Layer.merge(State.layerConfig, Env.transportLayer), scope).pipe(
-    Effect.flatMap((context) => Effect.provide(Vacuum.makeParts(options), context)),
+    // What waits here is bounded on the caller's thread, by maxQueuedBytes over everything handed over and
+    // not yet stored: nothing it let cross is dropped here for the same bound.
+    Effect.flatMap((context) =>
+      Effect.provide(Vacuum.makeParts({ ...options, maxQueuedBytes: Number.MAX_SAFE_INTEGER }, data.owner), context)
+    ),
     Scope.extend(scope),
     Effect.tapErrorCause(() => Scope.close(scope, Exit.void))
   )
   const { intake, queue, vacuum, warnings } = parts
+  // A thread before this one died: what it had claimed is sent now, not once its leases run out.
+  if (data.gone.length > 0) {
+    const names = data.gone.flatMap((gone) => parts.owners.map((own) => gone + own.slice(data.owner.length)))
+    const released = yield* Effect.orElseSucceed(parts.store.releaseOwners(names), () => 0)
+    if (released > 0) yield* Effect.logInfo(`event-vacuum: ${released} event(s) the stopped thread was sending are sent again`)
+  }
   const run = yield* FiberSet.makeRuntime<never>()
   /** The close request's id: the vacuum's own close runs here, outside the requests' fibers. */
   const closing = yield* Deferred.make<number>()
@@ -123,6 +133,8 @@ const program = Effect.gen(function*() {
         return vacuum.replayDeadLetters({ sink: req.sink, seqs: req.seqs })
       case "close":
         return Effect.void
+      case "exit":
+        return Effect.sync(() => process.exit(req.code))
     }
   }
 
