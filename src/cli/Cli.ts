@@ -58,8 +58,10 @@ const callerLayer = Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings
  * the commands read of it themselves (follow's cursors).
  */
 const threadLayer = Layer.merge(Env.layerThread({ [Vacuum.settings.shutdownTimeout.env]: "0 millis" }), State.layerConfig)
+/** The CLI keeps the caller's thread unless told otherwise: its signal handling on the vacuum's thread is not done yet. */
+const threadForCli = Setting.configOf({ ...Env.settings.thread, default: Option.some("caller" as const) })
 const runningLayer = Layer.unwrapEffect(
-  Effect.map(Setting.configOf(Env.settings.thread), (thread) => (thread === "worker" ? threadLayer : callerLayer))
+  Effect.map(threadForCli, (thread) => (thread === "worker" ? threadLayer : callerLayer))
 )
 const vacuumLayer = Layer.unwrapEffect(Effect.map(enabledForCli, (enabled) => enabled ? runningLayer : Vacuum.layerDisabled))
 
@@ -285,7 +287,7 @@ const run = (given: Given) => {
       const tally = { bad: 0 }
       // On the caller's thread a chunk is stored before the next is read (memory holds at most a chunk);
       // the vacuum's own thread stores while this one reads, bounded by maxQueuedBytes.
-      const ownThread = (yield* Setting.configOf(Env.settings.thread)) === "worker"
+      const ownThread = (yield* threadForCli) === "worker"
       const read = vacuumInput(file, vacuum.unsafeVacuum, ownThread ? Effect.yieldNow() : vacuum.flush, tally, {
         full: vacuum.unsafeQueueFull,
         wait: vacuum.flush
