@@ -54,7 +54,7 @@ const lineOutcomeKeys: ReadonlyArray<LineOutcome> = Object.keys(emptyCounts()) a
 const rejectedSet = new Set<LineOutcome>(rejectedOutcomes)
 const labels = new Map<string, MetricLabel.MetricLabel>()
 /** `reason` labels, made once each: the hot path updates counters without allocating. */
-const reason = (name: string): MetricLabel.MetricLabel => {
+export const reason = (name: string): MetricLabel.MetricLabel => {
   let label = labels.get(name)
   if (label === undefined) labels.set(name, label = MetricLabel.make("reason", name))
   return label

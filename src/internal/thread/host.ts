@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import { Duration, Effect, Either, Exit, FiberRef, FiberSet, LogLevel, MetricLabel, Queue, Schedule } from "effect"
+import { Duration, Effect, Either, Exit, FiberRef, FiberSet, LogLevel, Queue, Schedule } from "effect"
 import type { Scope } from "effect"
 import { Worker } from "node:worker_threads"
 import { DedupeStoreError } from "../../DedupeStore.js"
@@ -25,6 +25,7 @@ import type { EvaluationFields } from "../../Evaluation.js"
 import { decodeSync, logText, readPlain } from "../../Evaluation.js"
 import { extract } from "../../Extractor.js"
 import * as Metrics from "../../Metrics.js"
+import { reason } from "../intake.js"
 import type { Settings, Snapshot, VacuumSummary } from "../../Vacuum.js"
 import { Vacuum } from "../../Vacuum.js"
 import * as Warnings from "../warnings.js"
@@ -54,13 +55,6 @@ const workerUrl = (): URL => {
   return import.meta.url.endsWith(".ts")
     ? new URL(here.href.replace(/\/src\/internal\/thread\/worker\.js$/, "/dist/internal/thread/worker.js"))
     : here
-}
-
-const labels = new Map<string, MetricLabel.MetricLabel>()
-const reason = (name: string): MetricLabel.MetricLabel => {
-  let label = labels.get(name)
-  if (label === undefined) labels.set(name, label = MetricLabel.make("reason", name))
-  return label
 }
 
 interface Batch {
@@ -126,7 +120,7 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
       while (head < batches.length && ((upTo - batches[head]!.end) | 0) >= 0) batches[head++] = undefined
       if (head > 64 && head * 2 > batches.length) {
         batches = batches.slice(head)
-        sent -= head
+        sent = Math.max(0, sent - head)
         head = 0
       }
     }
@@ -382,7 +376,8 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
         const unstored = batches.length - head
         if (!answered || unstored > 0) {
           yield* Effect.logError(
-            `event-vacuum: the vacuum's thread did not close in time; ${unstored} batch(es) of evaluations were not stored`
+            `event-vacuum: the vacuum's thread ${answered ? "closed" : "did not close in time"}; ` +
+              `${unstored} batch(es) of evaluations were not stored`
           )
         }
         const w = worker
