@@ -58,8 +58,7 @@ const callerLayer = Vacuum.layerConfig(Config.map(Setting.config(Vacuum.settings
  * the commands read of it themselves (follow's cursors).
  */
 const threadLayer = Layer.merge(Env.layerThread({ [Vacuum.settings.shutdownTimeout.env]: "0 millis" }), State.layerConfig)
-/** The CLI keeps the caller's thread unless told otherwise: its signal handling on the vacuum's thread is not done yet. */
-const threadForCli = Setting.configOf({ ...Env.settings.thread, default: Option.some("caller" as const) })
+const threadForCli = Setting.configOf(Env.settings.thread)
 const runningLayer = Layer.unwrapEffect(
   Effect.map(threadForCli, (thread) => (thread === "worker" ? threadLayer : callerLayer))
 )

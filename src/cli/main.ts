@@ -111,8 +111,13 @@ export const main = (given: Given): void => {
   fiber.addObserver((exit) => {
     clearInterval(keepAlive)
     stopListening()
-    const code = Exit.isSuccess(exit) ? exit.value : 1
-    if (Signals.received() !== undefined) process.exit(code)
-    process.exitCode = code
+    const signal = Signals.received()
+    if (signal === undefined) {
+      process.exitCode = Exit.isSuccess(exit) ? exit.value : 1
+      return
+    }
+    // A signal before the command could handle it (while it was starting) interrupts it: nothing was read.
+    if (Exit.isFailure(exit)) process.stderr.write(`event-vacuum: stopped by ${signal} while starting\n`)
+    process.exit(Exit.isSuccess(exit) ? exit.value : Signals.exitCode(signal))
   })
 }

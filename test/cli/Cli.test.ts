@@ -370,9 +370,13 @@ describe("event-vacuum run", () => {
 const runningOnOpenStdin = async (env: Record<string, string>, db: string) => {
   const run = spawnCli(["run", "-"], { ...env, EVENT_VACUUM_STATE_PATH: db }, { stdin: true })
   run.stdin!.write(fs.readFileSync(example))
-  for (let i = 0; i < 200 && !(fs.existsSync(db) && fs.statSync(db).size > 0); i++) await sleep(50)
-  await sleep(1000)
-  return run
+  // Signalled once every event read is stored and waits for its sink, however long starting took.
+  const waiting = `${env.EVENT_VACUUM_TRANSPORTS}: 121 waiting`
+  for (let i = 0; i < 300; i++) {
+    if (fs.existsSync(db) && cli(["status", "--state-path", db]).stdout.includes(waiting)) return run
+    await sleep(100)
+  }
+  assert.fail(`the run did not store the example's 121 events in time`)
 }
 
 describe("event-vacuum run: the file sink on a device", () => {
