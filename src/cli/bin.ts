@@ -10,6 +10,10 @@ import * as fs from "node:fs"
 import { named, parse } from "./args.js"
 import { commands, info } from "./commands.js"
 import * as Help from "./help.js"
+import { prestart } from "../internal/thread/prestart.js"
+
+/** Commands that vacuum, on the vacuum's own thread unless told otherwise. */
+const vacuuming = new Set(["run", "follow", "dead-letters replay"])
 
 const version = (): string => {
   try {
@@ -37,6 +41,9 @@ switch (given._tag) {
     process.exitCode = 2
     break
   case "Command": {
+    // The vacuum's thread loads its modules while this one loads the command's.
+    const thread = given.settings.get("EVENT_VACUUM_THREAD") ?? process.env.EVENT_VACUUM_THREAD ?? "worker"
+    if (vacuuming.has(given.command.path.join(" ")) && thread.trim().toLowerCase() === "worker") prestart()
     const { main } = await import("./main.js")
     main(given)
   }

@@ -18,7 +18,7 @@
  */
 import { Duration, Effect, Either, Exit, FiberRef, FiberSet, LogLevel, Queue, Schedule } from "effect"
 import type { Scope } from "effect"
-import { Worker } from "node:worker_threads"
+import type { Worker } from "node:worker_threads"
 import { DedupeStoreError } from "../../DedupeStore.js"
 import { reservedKeys } from "../../Enrich.js"
 import type { EvaluationFields } from "../../Evaluation.js"
@@ -31,6 +31,7 @@ import { Vacuum } from "../../Vacuum.js"
 import * as Warnings from "../warnings.js"
 import type { FromWorker, Op, ThreadError, ToWorker, WorkerData } from "./protocol.js"
 import { fromWire, isDefect } from "./protocol.js"
+import * as Prestart from "./prestart.js"
 import { pack } from "./records.js"
 
 const CLOSED: VacuumSummary = { outcome: "closed", events: 0, rejectedLines: 0 }
@@ -48,14 +49,6 @@ const MAX_CROSSING = 2 ** 30
 
 /** Restarts of the vacuum's thread: soon at first, then every 10 seconds at most. */
 const restarting = Schedule.exponential("100 millis").pipe(Schedule.either(Schedule.spaced("10 seconds")))
-
-/** Where the vacuum's thread is: next to this module once built; from the sources (tests, tsx), the build's. */
-const workerUrl = (): URL => {
-  const here = new URL("./worker.js", import.meta.url)
-  return import.meta.url.endsWith(".ts")
-    ? new URL(here.href.replace(/\/src\/internal\/thread\/worker\.js$/, "/dist/internal/thread/worker.js"))
-    : here
-}
 
 interface Batch {
   readonly end: number
@@ -94,7 +87,7 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
       config: [...options.config],
       acked: shared,
       logLevel: minimum._tag,
-      owner: `${instance}.${generation}`,
+      owner: `${instance}.${generation++}`,
       gone: [...gone]
     })
 
@@ -272,9 +265,9 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
 
     /** Starts a vacuum thread; answers once it is ready, fails as its start fails. */
     const start = Effect.async<Worker, ThreadError | Error>((resume) => {
-      // No flags of the caller's (a loader, --input-type): the thread runs only the built vacuum.
-      const w = new Worker(workerUrl(), { workerData: workerData(), execArgv: [] })
-      const owner = `${instance}.${generation++}`
+      const w = Prestart.take()
+      const data = workerData()
+      const owner = data.owner
       let ready = false
       let lastError: unknown
       w.on("message", (message: FromWorker) => {
@@ -297,6 +290,7 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
       w.on("error", (error) => {
         lastError = error
       })
+      w.postMessage({ t: "init", data } satisfies ToWorker)
       w.on("exit", (code) => {
         const why = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : `it exited with code ${code}`
         if (!ready) return resume(Effect.fail(new Error(`the vacuum's thread did not start: ${why}`)))

@@ -39,8 +39,12 @@ export type Op =
   /** Ends the thread as a crash would (tests: the restart and what is handed over again). */
   | { readonly op: "exit"; readonly code: number }
 
-/** To the vacuum's thread: a batch (`[end, text]`) or a request. */
-export type ToWorker = readonly [number, string] | { readonly t: "req"; readonly id: number; readonly req: Op }
+/** To the vacuum's thread: its settings, then batches (`[end, text]`) and requests. */
+export type ToWorker =
+  | readonly [number, string]
+  | { readonly t: "req"; readonly id: number; readonly req: Op }
+  /** The first message: what the thread is to be (it may have been started before the caller knew). */
+  | { readonly t: "init"; readonly data: WorkerData }
 
 /** From the vacuum's thread. */
 export type FromWorker =

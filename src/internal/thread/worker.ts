@@ -13,7 +13,7 @@
 import { Cause, ConfigProvider, Deferred, Effect, Exit, FiberSet, Layer, Logger, LogLevel, Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
-import { parentPort, workerData } from "node:worker_threads"
+import { parentPort } from "node:worker_threads"
 import * as Env from "../../Env.js"
 import * as Setting from "../../Setting.js"
 import * as Vacuum from "../../Vacuum.js"
@@ -39,8 +39,6 @@ const lowerPriority = (nice: number) => {
 onOwnThread()
 
 const port = parentPort!
-const data = workerData as WorkerData
-const acked = new Int32Array(data.acked)
 const send = (message: FromWorker) => port.postMessage(message)
 
 const show = (u: unknown): string => {
@@ -62,9 +60,8 @@ const forwarding = Logger.make(({ annotations, cause, logLevel, message }) => {
   send({ t: "log", level: logLevel._tag, message: parts, annotations: notes })
 })
 
-const level = LogLevel.allLevels.find((l) => l._tag === data.logLevel) ?? LogLevel.Info
-
-const program = Effect.gen(function*() {
+const program = (data: WorkerData) => Effect.gen(function*() {
+  const acked = new Int32Array(data.acked)
   lowerPriority(yield* Setting.configOf(EnvSettings.threadNice))
   const scope = yield* Scope.make()
   const options = yield* Setting.config(Vacuum.settings)
@@ -163,11 +160,16 @@ const program = Effect.gen(function*() {
   port.close()
 }).pipe(Effect.scoped)
 
-Effect.runFork(
-  program.pipe(
-    Effect.catchAllCause((cause) => Effect.sync(() => send({ t: "failed", error: toWire(Cause.squash(cause)) }))),
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(data.config))),
-    Effect.provide(Logger.replace(Logger.defaultLogger, forwarding)),
-    Logger.withMinimumLogLevel(level)
+/** The thread waits for its settings: it may have been started (its modules loaded) before they were known. */
+port.once("message", (init: ToWorker) => {
+  const data = (init as Extract<ToWorker, { t: "init" }>).data
+  const level = LogLevel.allLevels.find((l) => l._tag === data.logLevel) ?? LogLevel.Info
+  Effect.runFork(
+    program(data).pipe(
+      Effect.catchAllCause((cause) => Effect.sync(() => send({ t: "failed", error: toWire(Cause.squash(cause)) }))),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(data.config))),
+      Effect.provide(Logger.replace(Logger.defaultLogger, forwarding)),
+      Logger.withMinimumLogLevel(level)
+    )
   )
-)
+})
