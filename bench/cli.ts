@@ -72,7 +72,7 @@ export const builtBin = (): string => {
 }
 
 /** Events one copy of the example yields, worked out from the pieces, as `extract` counts them. */
-const eventsPerCopy = (records: ReadonlyArray<unknown>): number => {
+export const eventsPerCopy = (records: ReadonlyArray<unknown>): number => {
   let n = 0
   for (const record of records) {
     const decoded = decodeSync(record)
@@ -85,7 +85,7 @@ const eventsPerCopy = (records: ReadonlyArray<unknown>): number => {
 }
 
 /** `copies` copies of the example, each moved to new positions, as NDJSON in `file`; answers its bytes. */
-const writeCopies = (file: string, records: ReadonlyArray<Record<string, unknown>>, copies: number): number => {
+export const writeCopies = (file: string, records: ReadonlyArray<Record<string, unknown>>, copies: number): number => {
   const fd = fs.openSync(file, "w")
   let bytes = 0
   try {

@@ -67,7 +67,7 @@ const scripts: Record<Contender, string> = {
  * 5% of requests 503, 5% 429, decided by the request's number through a
  * seeded hash: the same requests fail on every run, for either contender.
  */
-const injectedFaults = (seed: number) => (n: number): Fault | undefined => {
+export const injectedFaults = (seed: number) => (n: number): Fault | undefined => {
   // An integer hash (a murmur3-style finalizer): a well-mixed uniform number from (seed, n).
   let h = (seed + Math.imul(n, 0x9e3779b9)) | 0
   h = Math.imul(h ^ (h >>> 16), 0x21f0aaad)

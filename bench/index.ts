@@ -17,6 +17,7 @@ import { runStoreBench } from "./store.js"
 import { printDeliveryTable, runDeliveryBench } from "./delivery.js"
 import { runLatencyBench } from "./latency.js"
 import { runParseBench } from "./parse.js"
+import { printThroughputTable, runThroughputBench } from "./throughput.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
@@ -86,6 +87,10 @@ table((["healthy", "down"] as const).flatMap((mode) => [
 console.log("")
 const delivery = await runDeliveryBench({ quick })
 printDeliveryTable(delivery)
+
+// Throughput as an operator feels it: the CLI from its start to its exit, beside libhoney timed the same way.
+const throughput = await runThroughputBench({ quick })
+printThroughputTable(throughput)
 
 // Memory: a child process on the built library (plain node, no TypeScript loader in the RSS),
 // once with node's default heap sizing and once with the old space capped, which shows how much
@@ -203,6 +208,7 @@ table([
 ])
 
 const results = {
+  throughput,
   date: new Date().toISOString(),
   quick,
   node: process.version,
