@@ -121,7 +121,7 @@ const baseline = spawnSync(
   { encoding: "utf8" }
 )
 const baselineMB = Number(baseline.stdout.trim())
-console.log(`\nMemory: ${memory.events.toLocaleString("en-US")} events vacuumed with the sink down, then the sink back (plain node on dist/)`)
+console.log(`\nMemory: ${memory.events.toLocaleString("en-US")} events vacuumed with the sink down, then the sink back (plain node on dist/, Env.layer: the vacuum on its own thread, the Honeycomb sink answering 503)`)
 table([
   ["peak RSS while the sink is down (target < 200 MB)", `${fmt(memory.peakWhileDownMB, 0)} MB`, verdict(memory.peakWhileDownMB < 200)],
   ["  the same with node --max-old-space-size=128", `${fmt(capped.peakWhileDownMB, 0)} MB`, `${verdict(capped.peakWhileDownMB < 200)} (${fmt(capped.vacuumSeconds)} s, ${capped.discarded} not stored)`],
