@@ -35,6 +35,12 @@ export class SinkAccount {
   private handoffs = 0
   private inFlight = 0
   /**
+   * Claims asked of the store and not answered yet. One may already hold rows
+   * in the store that another loop's claim, answering nothing meanwhile, did
+   * not see: the account is not idle until every claim has answered.
+   */
+  private claiming = 0
+  /**
    * A claim took more than this instance knew of (another instance's events, or a replay's):
    * what else waits is unknown until a claim answers nothing.
    */
@@ -87,9 +93,9 @@ export class SinkAccount {
     return this.flushingNow
   }
 
-  /** Nothing known to wait and nothing in flight. */
+  /** Nothing known to wait, nothing in flight, and no claim unanswered. */
   idle(): boolean {
-    return this.pendingEvents <= 0 && !this.unsure && this.inFlight === 0
+    return this.pendingEvents <= 0 && !this.unsure && this.inFlight === 0 && this.claiming === 0
   }
 
   snapshot(): SinkCounts {
@@ -170,9 +176,21 @@ export class SinkAccount {
     return Math.max(0, this.quietUntil - now)
   }
 
-  /** Call before a claim; pass the answer to {@link claimed}. */
+  /**
+   * Call before a claim; pass the answer to {@link claimed}, or call
+   * {@link claimFailed} when the claim got no answer. Until then the account
+   * is not idle.
+   */
   beforeClaim(): number {
+    this.claiming++
+    this.changed()
     return this.handoffs
+  }
+
+  /** A claim begun with {@link beforeClaim} got no answer (the store failed, or the loop was interrupted). */
+  claimFailed(): void {
+    this.claiming--
+    this.changed()
   }
 
   /**
@@ -183,6 +201,7 @@ export class SinkAccount {
   claimed(entries: ReadonlyArray<OutboxEntry>, handoffsBefore: number, owner: string): Claim {
     // The claim holds first, then what waits goes down: the account never looks idle in between.
     const claim = new Claim(this, owner, entries)
+    this.claiming--
     if (entries.length === 0) {
       if (this.handoffs === handoffsBefore) {
         this.forgetPending()
@@ -291,12 +310,16 @@ export class SinkAccount {
     this.changed()
   }
 
-  /** @internal for {@link Claim}: handed back to the outbox, so waiting again, and due at once. */
+  /**
+   * @internal for {@link Claim}: handed back to the outbox, so waiting again, and due at once.
+   * Counted as a hand-off: a claim that was under way (and found them still claimed) forgets nothing.
+   */
   handedBack(entries: ReadonlyArray<OutboxEntry>): void {
     if (entries.length === 0) return
     this.pendingEvents = Math.max(0, this.pendingEvents) + entries.length
     for (const e of entries) this.pendingBytes += e.bytes
     this.oldestAt = 0
+    this.handoffs++
     this.letGo(entries.length, "released")
   }
 
@@ -409,7 +432,12 @@ export class Claim {
     return halves
   }
 
-  /** Everything still held, to hand back to the outbox (where it waits again); the claim is empty after. */
+  /**
+   * Everything still held goes back to the outbox (where it waits again); the
+   * claim is empty after. Call it once the store has taken them back: until
+   * then they are held, and a claim made meanwhile, which does not see them,
+   * cannot make the account look idle.
+   */
   release(): Array<number> {
     const held = this.held
     this.held = []

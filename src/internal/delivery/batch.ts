@@ -181,13 +181,19 @@ export const deliver = (
     return false
   }).pipe(Effect.onExit(() => handBack(account, claim)))
 
-/** Gives what the claim still holds back to the outbox. */
+/**
+ * Gives what the claim still holds back to the outbox. The claim holds them
+ * until the store has them back (or could not take them: their lease then
+ * runs out), so the account never looks idle while they are on their way.
+ */
 const handBack = (account: SinkAccount, claim: Claim) =>
   Effect.suspend(() => {
-    const seqs = claim.release()
+    const seqs = claim.seqs
     if (seqs.length === 0) return Effect.void
     return Effect.flatMap(DedupeStore, (store) =>
-      storeCall("hand back unsent events", account)(store.release(account.name, claim.owner, seqs)))
+      storeCall("hand back unsent events", account)(store.release(account.name, claim.owner, seqs))).pipe(
+        Effect.ensuring(Effect.sync(() => claim.release()))
+      )
   })
 
 /**

@@ -45,6 +45,8 @@ const loop = (account: SinkAccount, settings: DeliverySettings, owner: string): 
         yield* Effect.sleep(Duration.millis(quiet))
         continue
       }
+      // Until the claim answers, the account is not idle: rows it took may be what another loop's
+      // claim, answering nothing meanwhile, did not see (PostgreSQL skips rows a claim holds locked).
       const before = account.beforeClaim()
       const batch = yield* store.claim(account.name, { owner, maxEvents, maxBytes, leaseMillis }).pipe(
         Effect.map(Option.some),
@@ -56,9 +58,11 @@ const loop = (account: SinkAccount, settings: DeliverySettings, owner: string): 
             ),
             Option.none<ReadonlyArray<OutboxEntry>>()
           )
-        )
+        ),
+        Effect.onInterrupt(() => Effect.sync(() => account.claimFailed()))
       )
       if (Option.isNone(batch)) {
+        account.claimFailed()
         yield* Effect.sleep(Duration.millis(idleMillis))
         continue
       }

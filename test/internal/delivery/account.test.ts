@@ -491,6 +491,61 @@ describe("SinkAccount: claims and the settled latch", () => {
     }))
 })
 
+describe("SinkAccount: claims under way", () => {
+  // Two delivery loops of one sink claim at once. On PostgreSQL a claim skips the rows another
+  // claim holds locked, so one may answer nothing while the other's rows are taken but not yet
+  // known here: the account must not look idle (and `drain` answer true) in between.
+  it.effect("a claim that answers nothing while another is unanswered leaves it closed; the other's rows are then held", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(3, 0, 30, 1000)
+      const first = account.beforeClaim()
+      const second = account.beforeClaim()
+      s.claim([], second)
+      assert.isFalse(account.idle())
+      assert.isFalse(yield* latchOpen(account))
+      const claim = s.claim(entries(3), first)
+      assert.strictEqual(claim.size, 3)
+      assert.isFalse(yield* latchOpen(account))
+      claim.settle(3, 0, [])
+      // Taken, not known to be all: a claim that answers nothing says so.
+      assert.isFalse(yield* latchOpen(account))
+      s.claim([])
+      assert.isTrue(yield* latchOpen(account))
+      assert.deepStrictEqual(s.badOpens(), [])
+      assert.deepStrictEqual(account.snapshot(), { ...zeroCounts, handedOff: 3, delivered: 3 })
+    }))
+
+  it.effect("a claim that got no answer (the store failed) no longer keeps it from being idle", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      account.beforeClaim()
+      assert.isFalse(account.idle())
+      assert.isFalse(yield* latchOpen(account))
+      account.claimFailed()
+      assert.isTrue(account.idle())
+      assert.isTrue(yield* latchOpen(account))
+    }))
+
+  it.effect("events handed back count as a hand-off: a claim under way that found them still claimed forgets nothing", () =>
+    Effect.gen(function*() {
+      const account = yield* SinkAccount.make(sink, "o")
+      const s = spy(account)
+      account.handedOff(2, 0, 20, 1000)
+      const claim = s.claim(entries(2))
+      const before = account.beforeClaim()
+      // The store has them back only now; the claim under way answered before it did.
+      claim.release()
+      s.claim([], before)
+      assert.isTrue(account.hasPending())
+      assert.isFalse(account.idle())
+      assert.isFalse(yield* latchOpen(account))
+      // And due at once.
+      assert.isAtMost(account.dueIn(5000, 1000), 0)
+    }))
+})
+
 describe("SinkAccount: stop", () => {
   it.effect("opens the latch even while a claim is held, and keeps the first reason", () =>
     Effect.gen(function*() {
@@ -519,6 +574,9 @@ describe("SinkAccount: stop", () => {
 type Op =
   | { readonly _tag: "handedOff"; readonly events: number; readonly duplicates: number }
   | { readonly _tag: "claim"; readonly n: number; readonly handOffMeanwhile: number }
+  | { readonly _tag: "begin" }
+  | { readonly _tag: "land"; readonly pick: number; readonly n: number }
+  | { readonly _tag: "claimFailed"; readonly pick: number }
   | { readonly _tag: "split"; readonly pick: number }
   | { readonly _tag: "keepOnly"; readonly pick: number; readonly mask: number }
   | { readonly _tag: "settle"; readonly pick: number; readonly delivered: number; readonly deadLettered: number }
@@ -530,6 +588,10 @@ type Op =
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ _tag: fc.constant("handedOff" as const), events: fc.nat(4), duplicates: fc.nat(2) }) },
   { weight: 4, arbitrary: fc.record({ _tag: fc.constant("claim" as const), n: fc.nat(6), handOffMeanwhile: fc.nat(2) }) },
+  // Claims of several loops under way at once, answered in any order.
+  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("begin" as const) }) },
+  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("land" as const), pick: fc.nat(), n: fc.nat(4) }) },
+  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("claimFailed" as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("split" as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("keepOnly" as const), pick: fc.nat(), mask: fc.nat(63) }) },
   {
@@ -550,6 +612,8 @@ const runOps = (ops: ReadonlyArray<Op>) =>
     const expected = { ...zeroCounts }
     let now = 1000
     const live = () => s.claims.filter((c) => c.size > 0)
+    /** Claims begun and not answered: what each `beforeClaim` returned. */
+    const underWay: Array<number> = []
     for (const [step, op] of ops.entries()) {
       now += 10
       switch (op._tag) {
@@ -565,6 +629,21 @@ const runOps = (ops: ReadonlyArray<Op>) =>
             expected.handedOff += op.handOffMeanwhile
           }
           s.claim(entries(op.n, { createdAt: now }), before)
+          break
+        }
+        case "begin":
+          underWay.push(account.beforeClaim())
+          break
+        case "land": {
+          if (underWay.length === 0) break
+          const [before] = underWay.splice(op.pick % underWay.length, 1)
+          s.claim(entries(op.n, { createdAt: now }), before)
+          break
+        }
+        case "claimFailed": {
+          if (underWay.length === 0) break
+          underWay.splice(op.pick % underWay.length, 1)
+          account.claimFailed()
           break
         }
         case "split": {
@@ -616,10 +695,12 @@ const runOps = (ops: ReadonlyArray<Op>) =>
       assert.strictEqual(s.isOpen(), shouldBeOpen, where)
       assert.strictEqual(yield* latchOpen(account), shouldBeOpen, where)
       if (s.holding() > 0) assert.isFalse(account.idle(), `held but idle ${where}`)
+      if (underWay.length > 0) assert.isFalse(account.idle(), `a claim under way but idle ${where}`)
       assert.deepStrictEqual(s.badOpens(), [], `opened while a claim held events, ${where}`)
       assert.deepStrictEqual(account.snapshot(), expected, where)
     }
-    // Everything let go: idle unless something is known to wait.
+    // Everything answered and let go: idle unless something is known to wait.
+    for (const _ of underWay.splice(0)) account.claimFailed()
     for (const claim of live()) claim.release()
     assert.strictEqual(account.idle(), !account.hasPending())
     assert.strictEqual(yield* latchOpen(account), !account.hasPending() || account.stopped !== undefined)
@@ -627,7 +708,7 @@ const runOps = (ops: ReadonlyArray<Op>) =>
   })
 
 describe("SinkAccount: the settled latch over random sequences", () => {
-  it("is open exactly when idle or stopped, and never opens while a claim holds events", async () => {
+  it("is open exactly when idle or stopped, and never opens while a claim holds events or is under way", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => Effect.runPromise(runOps(ops))),
       { numRuns: 300 }
