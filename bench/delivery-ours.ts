@@ -3,7 +3,7 @@
  * so that its peak RSS is its own. Vacuums the feed's evaluation records as
  * a JavaScript CU would (the plain `unsafeVacuum` call that src/Adapter.ts
  * makes), through Vacuum.layer on a SQLite state file and the
- * Honeycomb sink with its defaults (gzip, 500 events a batch, 2 in flight),
+ * Honeycomb sink with its defaults (gzip, 500 events a batch, 4 in flight),
  * then drains. Prints one `deliveryReport` JSON line.
  *
  * Usage: node --import tsx bench/delivery-ours.ts --url U --key K --events N --rate R --cap-ms C

@@ -20,7 +20,7 @@ export const timingSettings = (prefix: string, sink: string) => ({
   }),
   concurrency: Setting.make(Setting.int({ min: 1, max: 64 }), {
     env: `${prefix}CONCURRENCY`,
-    default: 2,
+    default: 4,
     doc: "requests in flight at once"
   }),
   timeout: Setting.make(Setting.duration({ min: "100 millis" }), {
