@@ -118,6 +118,38 @@ describe("the vacuum on its own thread", () => {
       assert.isTrue(logs.some((l) => l.includes("the queue to the store is full")), logs.join("\n"))
     }))
 
+  it.live("holds back what passes the window on the caller's thread, and stores all of it: by a flush, and by a close with no flush", () =>
+    Effect.gen(function*() {
+      // 100 copies: about 10 MiB of log text, more than the window lets cross at once, handed over with no yield.
+      const records = copiesOfExample(100)
+      const dir = tempDir()
+      const flushed = yield* Effect.scoped(Effect.gen(function*() {
+        const vacuum = yield* threaded(fileEnv(dir))
+        for (const r of records) vacuum.unsafeVacuum(r)
+        yield* vacuum.flush
+        return yield* vacuum.snapshot
+      }))
+      assert.strictEqual(flushed.events.found, 121 * 100)
+      assert.strictEqual(flushed.queued.events, 0)
+      assert.strictEqual(flushed.discarded.buffer_full, 0)
+
+      const closedDir = tempDir()
+      const logs: Array<string> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        const vacuum = yield* threaded(fileEnv(closedDir), logs)
+        for (const r of records) vacuum.unsafeVacuum(r)
+      }))
+      assert.isFalse(logs.some((l) => l.includes("not stored")), logs.join("\n"))
+      // What the close stored is sent by the next vacuum on the same state file: every event, once.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const vacuum = yield* threaded(fileEnv(closedDir))
+        assert.isTrue(yield* vacuum.drain("30 seconds"))
+      }))
+      const ids = linesOf(path.join(closedDir, "events.ndjson")).map((l) => l.data.eventId)
+      assert.strictEqual(new Set(ids).size, 121 * 100)
+      assert.strictEqual(ids.length, 121 * 100)
+    }), 60_000)
+
   it.live("a bad setting read on the vacuum's thread fails the start with the same typed error, naming the key", () =>
     Effect.gen(function*() {
       const dir = tempDir()

@@ -9,7 +9,9 @@
  * The caller's thread keeps each batch until the vacuum's thread says, by a
  * shared counter, that its evaluations are in the store. What waits so is
  * bounded by `maxQueuedBytes`, like the queue to the store: at the bound,
- * calls drop (counted, logged). If the vacuum's thread dies, the death is
+ * calls drop (counted, logged). Of it, at most a window (`WINDOW`, 4 MiB) is
+ * with the vacuum's thread at a time: the rest is held here (where it is kept
+ * anyway) until that thread says there is room, so the text is not held twice. If the vacuum's thread dies, the death is
  * logged, a new one is started (with backoff while it cannot start), and it
  * is handed every batch not yet stored: the watermarks make that safe, as a
  * re-evaluation is.
@@ -30,7 +32,7 @@ import type { Settings, Snapshot, VacuumSummary } from "../../Vacuum.js"
 import { Vacuum } from "../../Vacuum.js"
 import * as Warnings from "../warnings.js"
 import type { FromWorker, Op, ThreadError, ToWorker, WorkerData } from "./protocol.js"
-import { fromWire, isDefect } from "./protocol.js"
+import { ACKED, fromWire, HELD, isDefect, WINDOW } from "./protocol.js"
 import * as Prestart from "./prestart.js"
 import { pack } from "./records.js"
 
@@ -77,15 +79,16 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
     const warnings = yield* Warnings.make()
     const run = yield* FiberSet.makeRuntime<never>()
     const minimum: LogLevel.LogLevel = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
-    const shared = new SharedArrayBuffer(4)
-    const acked = new Int32Array(shared)
+    const shared = new SharedArrayBuffer(8)
+    const signals = new Int32Array(shared)
+    const stored = () => Atomics.load(signals, ACKED)
     // Each thread's claims go by a name of its own; a new one is told the names of those that died.
     const instance = crypto.randomUUID()
     let generation = 0
     const gone: Array<string> = []
     const workerData = (): WorkerData => ({
       config: [...options.config],
-      acked: shared,
+      shared,
       logLevel: minimum._tag,
       owner: `${instance}.${generation++}`,
       gone: [...gone]
@@ -103,13 +106,15 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
     let head = 0
     /** Of `batches`, those before this index were sent to the current thread. */
     let sent = 0
+    /** Where the last batch sent to the current thread ends. */
+    let sentEnd = 0
 
     let worker: Worker | undefined
     const requests = new Map<number, Request>()
     let nextId = 0
 
     const reclaim = () => {
-      const upTo = Atomics.load(acked, 0)
+      const upTo = stored()
       while (head < batches.length && ((upTo - batches[head]!.end) | 0) >= 0) batches[head++] = undefined
       if (head > 64 && head * 2 > batches.length) {
         batches = batches.slice(head)
@@ -119,13 +124,25 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
     }
 
     /** Text handed over and not yet stored, the batch being made included. */
-    const outstanding = () => ((posted - Atomics.load(acked, 0)) | 0) + pending.length
+    const outstanding = () => ((posted - stored()) | 0) + pending.length
 
+    /** A batch may cross when the thread has stored all it was sent, or the batch keeps it within the window. */
+    const fits = (batch: Batch) => ((stored() - sentEnd) | 0) >= 0 || ((batch.end - stored()) | 0) <= WINDOW
+
+    /** Sends the batches not yet sent, as far as the window lets (all of them once closing). */
     const sendBatches = () => {
       if (worker === undefined) return
       for (; sent < batches.length; sent++) {
         const batch = batches[sent]
-        if (batch !== undefined) worker.postMessage([batch.end, batch.text] satisfies ToWorker)
+        if (batch === undefined) continue
+        if (!closed && !fits(batch)) {
+          // Held back: the thread says `room` once it has stored enough. Raised before looking again,
+          // so that either this thread sees what was stored meanwhile or that thread sees the flag.
+          Atomics.store(signals, HELD, 1)
+          if (!fits(batch)) return
+        }
+        worker.postMessage([batch.end, batch.text] satisfies ToWorker)
+        sentEnd = batch.end
       }
     }
 
@@ -252,6 +269,9 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
           const error = fromWire(message.error)
           return r.answer(isDefect(error) ? Exit.die(error) : Exit.fail(error))
         }
+        case "room":
+          reclaim()
+          return sendBatches()
         case "log": {
           const level = LogLevel.fromLiteral(message.level as LogLevel.Literal)
           run(Effect.logWithLevel(level, ...message.message).pipe(Effect.annotateLogs(Object.fromEntries(message.annotations))))
@@ -276,6 +296,7 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
           worker = w
           // A new thread is handed what the last one did not store, then the requests waiting for an answer.
           sent = head
+          sentEnd = stored()
           reclaim()
           sendBatches()
           for (const r of requests.values()) w.postMessage({ t: "req", id: r.id, req: r.req } satisfies ToWorker)
@@ -324,14 +345,14 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
 
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       post()
-      return Effect.asVoid(Effect.orDie(request<void>({ op: "flush" })))
+      return Effect.asVoid(Effect.orDie(request<void>({ op: "flush", end: posted })))
     }).pipe(Effect.ensuring(Effect.sync(reclaim)))
 
     const drain = (timeout: Duration.DurationInput): Effect.Effect<boolean> =>
       Effect.suspend(() => {
         post()
         const millis = Duration.toMillis(Duration.decode(timeout))
-        return request<boolean>({ op: "drain", millis }).pipe(
+        return request<boolean>({ op: "drain", end: posted, millis }).pipe(
           Effect.orDie,
           Effect.timeoutTo({ duration: timeout, onTimeout: () => false, onSuccess: (done) => done })
         )
@@ -359,6 +380,9 @@ export const make = (options: HostOptions): Effect.Effect<Vacuum["Type"], Thread
       Effect.gen(function*() {
         closed = true
         post()
+        // What the window held back crosses now, ahead of the close: the thread stores it all before closing.
+        reclaim()
+        sendBatches()
         // The thread's own close stores what is queued and bounds the wait for the sinks by `shutdownTimeout`;
         // this bound is for a thread that cannot answer at all.
         const bound = Duration.sum(settings.shutdownTimeout, Duration.seconds(40))

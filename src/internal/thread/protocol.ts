@@ -20,8 +20,11 @@ import { TransportConfigError } from "../../Transport.js"
 export interface WorkerData {
   /** The settings as text, by env key: the vacuum's thread reads its Config from them. */
   readonly config: ReadonlyArray<readonly [string, string]>
-  /** `Int32Array` slot 0: where the text handed off and stored ends (wrapping at 2^32). */
-  readonly acked: SharedArrayBuffer
+  /**
+   * `Int32Array` slot {@link ACKED}: where the text handed off and stored ends (wrapping at 2^32);
+   * slot {@link HELD}: 1 while the caller's thread holds batches back for the window.
+   */
+  readonly shared: SharedArrayBuffer
   /** The caller's minimum log level (`LogLevel._tag`): below it, nothing is sent over. */
   readonly logLevel: string
   /** The name this thread's claims go by in the store. */
@@ -30,10 +33,23 @@ export interface WorkerData {
   readonly gone: ReadonlyArray<string>
 }
 
+/** Slots of the shared counters. */
+export const ACKED = 0
+export const HELD = 1
+
+/**
+ * The most text (characters) with the vacuum's thread and not yet stored: what it holds while
+ * it works is bounded by this, not by `maxQueuedBytes` (which the caller's thread holds anyway,
+ * to hand to a new thread). A batch larger than the window crosses alone.
+ */
+export const WINDOW = 4 * 1024 * 1024
+
 export type Op =
   | { readonly op: "snapshot" }
-  | { readonly op: "flush" }
-  | { readonly op: "drain"; readonly millis: number }
+  /** Waits until the text up to `end` is stored (or counted as lost). */
+  | { readonly op: "flush"; readonly end: number }
+  /** As `flush`, then waits for the sinks, for at most `millis` in all. */
+  | { readonly op: "drain"; readonly end: number; readonly millis: number }
   | { readonly op: "replay"; readonly sink?: string | undefined; readonly seqs?: ReadonlyArray<number> | undefined }
   | { readonly op: "close" }
   /** Ends the thread as a crash would (tests: the restart and what is handed over again). */
@@ -49,6 +65,8 @@ export type ToWorker =
 /** From the vacuum's thread. */
 export type FromWorker =
   | { readonly t: "ready" }
+  /** The window has room again: the caller's thread sends what it held back. */
+  | { readonly t: "room" }
   | { readonly t: "failed"; readonly error: WireError }
   | { readonly t: "res"; readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly t: "res"; readonly id: number; readonly ok: false; readonly error: WireError }

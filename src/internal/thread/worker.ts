@@ -21,7 +21,7 @@ import { onOwnThread } from "../compress.js"
 import { settings as EnvSettings } from "../settings/env.js"
 import * as State from "../state.js"
 import type { FromWorker, Op, ToWorker, WorkerData } from "./protocol.js"
-import { toWire } from "./protocol.js"
+import { ACKED, HELD, toWire, WINDOW } from "./protocol.js"
 import { unpack } from "./records.js"
 
 /**
@@ -61,7 +61,7 @@ const forwarding = Logger.make(({ annotations, cause, logLevel, message }) => {
 })
 
 const program = (data: WorkerData) => Effect.gen(function*() {
-  const acked = new Int32Array(data.acked)
+  const shared = new Int32Array(data.shared)
   lowerPriority(yield* Setting.configOf(EnvSettings.threadNice))
   const scope = yield* Scope.make()
   const options = yield* Setting.config(Vacuum.settings)
@@ -89,31 +89,46 @@ const program = (data: WorkerData) => Effect.gen(function*() {
   // Batches whose evaluations are queued, by the count of evaluations queued once each was taken.
   const waiting: Array<{ readonly items: number; readonly end: number }> = []
   let settled = 0
-  const ackUpTo = (count: number) => {
+  /** Where the last batch taken ends: what this thread holds and has not stored is `taken - acked`. */
+  let taken = 0
+  /** Flushes waiting for the text up to their `end` to be stored. */
+  const flushes: Array<{ readonly end: number; readonly done: () => void }> = []
+  const reached = (end: number) => ((Atomics.load(shared, ACKED) - end) | 0) >= 0
+  /** The text up to `end` is stored: the caller's thread hears it by the counter, and by `room` if it holds batches back. */
+  const acknowledge = (end: number) => {
+    Atomics.store(shared, ACKED, end)
+    if (
+      Atomics.load(shared, HELD) === 1 && ((taken - end) | 0) <= WINDOW / 2 &&
+      Atomics.compareExchange(shared, HELD, 1, 0) === 1
+    ) send({ t: "room" })
+    for (let i = 0; i < flushes.length;) {
+      if (reached(flushes[i]!.end)) flushes.splice(i, 1)[0]!.done()
+      else i++
+    }
+  }
+  queue.onSettled((count) => {
     settled = count
     let end: number | undefined
     while (waiting.length > 0 && waiting[0]!.items <= count) end = waiting.shift()!.end
-    if (end !== undefined) Atomics.store(acked, 0, end)
-  }
-  const waiters: Array<{ readonly items: number; readonly done: () => void }> = []
-  queue.onSettled((count) => {
-    ackUpTo(count)
-    while (waiters.length > 0 && waiters[0]!.items <= count) waiters.shift()!.done()
+    if (end !== undefined) acknowledge(end)
   })
-  /** Waits until every evaluation queued so far is stored (or counted as lost). */
-  const settledSoFar = Effect.suspend(() => {
-    const items = queue.offeredCount
-    if (items <= settled) return Effect.void
-    return Effect.async<void>((resume) => {
-      waiters.push({ items, done: () => resume(Effect.void) })
+  /** Waits until the text up to `end` is stored (or counted as lost), stopping the writer's linger meanwhile. */
+  const storedTo = (end: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (reached(end)) return Effect.void
+      const stored = Effect.async<void>((resume) => {
+        flushes.push({ end, done: () => resume(Effect.void) })
+      })
+      // What arrives later (held back for the window) is stored within the linger; the flush rings for what is queued.
+      return Effect.raceFirst(stored, Effect.zipRight(vacuum.flush, Effect.never))
     })
-  })
 
   const take = (batch: readonly [number, string]) => {
     const [end, text] = batch
+    taken = end
     unpack(text, (evaluation, log, failed) => intake.takeText(evaluation, log, failed, warnings.logLater))
     const items = queue.offeredCount
-    if (items <= settled && waiting.length === 0) Atomics.store(acked, 0, end)
+    if (items <= settled && waiting.length === 0) acknowledge(end)
     else waiting.push({ items, end })
   }
 
@@ -122,10 +137,10 @@ const program = (data: WorkerData) => Effect.gen(function*() {
       case "snapshot":
         return vacuum.snapshot
       case "flush":
-        // The writer stops lingering for the flush; what was queued before it is what it waits for.
-        return Effect.raceFirst(vacuum.flush, settledSoFar)
+        return storedTo(req.end)
       case "drain":
-        return vacuum.drain(req.millis)
+        // Within the caller's timeout, which bounds both waits.
+        return Effect.zipRight(storedTo(req.end), vacuum.drain(req.millis))
       case "replay":
         return vacuum.replayDeadLetters({ sink: req.sink, seqs: req.seqs })
       case "close":
