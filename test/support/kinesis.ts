@@ -83,17 +83,19 @@ const kinesaliteOptions = { createStreamMs: 0, deleteStreamMs: 0, updateStreamMs
 
 /**
  * An SDK client as a sink would hold it: one attempt (no SDK retries), HTTP/1.1 with keep-alive, dummy static keys;
- * `requestTimeout` ends a call that takes longer (TimeoutError, code ETIMEDOUT).
+ * `requestTimeout` ends a call that takes longer (TimeoutError, code ETIMEDOUT). `maxAttempts` gives it the SDK's
+ * retries, for a caller that is not the sink under test (a kept-alive socket the server closed while the client
+ * was idle ends the next call with "socket hang up", which a second attempt gets past).
  */
 export const kinesisClient = (
   endpoint: string,
-  options: { readonly maxSockets?: number; readonly requestTimeout?: number } = {}
+  options: { readonly maxSockets?: number; readonly requestTimeout?: number; readonly maxAttempts?: number } = {}
 ): KinesisClient =>
   new KinesisClient({
     endpoint,
     region: "us-east-1",
     credentials: { accessKeyId: "AKIDLOCALKINESIS0000", secretAccessKey: "local-kinesis-secret-key" },
-    maxAttempts: 1,
+    maxAttempts: options.maxAttempts ?? 1,
     // The client's own default is NodeHttp2Handler: say HTTP/1.1 explicitly.
     requestHandler: new NodeHttpHandler({
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 16 }),
@@ -106,7 +108,8 @@ const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(reso
 
 /** The test-side calls over any endpoint that speaks Kinesis. */
 const connect = (endpoint: string, stop: () => Promise<void>): LocalKinesis => {
-  const client = kinesisClient(endpoint)
+  // The test's own calls (make streams, read them back) come between long idle spells: the SDK's retries.
+  const client = kinesisClient(endpoint, { maxAttempts: 3 })
   const shards = async (name: string): Promise<ReadonlyArray<Shard>> => {
     const out: Array<Shard> = []
     let nextToken: string | undefined
