@@ -99,6 +99,7 @@ interface MemoryResult {
   readonly events: number
   readonly vacuumSeconds: number
   readonly discarded: number
+  readonly startedMB: number
   readonly peakWhileDownMB: number
   readonly drainSeconds: number
   readonly delivered: number
@@ -124,6 +125,7 @@ console.log(`\nMemory: ${memory.events.toLocaleString("en-US")} events vacuumed 
 table([
   ["peak RSS while the sink is down (target < 200 MB)", `${fmt(memory.peakWhileDownMB, 0)} MB`, verdict(memory.peakWhileDownMB < 200)],
   ["RSS of node with the library loaded, for scale", `${fmt(baselineMB, 0)} MB`, ""],
+  ["RSS once the vacuum and its thread are started, no event yet", `${fmt(memory.startedMB, 0)} MB`, "two runtimes"],
   ["time to vacuum them (store writes included)", `${fmt(memory.vacuumSeconds)} s`, `${fmt(memory.events / memory.vacuumSeconds / 1000)}k events/s`],
   ["events not stored", String(memory.discarded), ""],
   ["time to drain once the sink is back", `${fmt(memory.drainSeconds)} s`, `${fmt(memory.delivered / memory.drainSeconds / 1000)}k events/s`],

@@ -67,6 +67,8 @@ Object.assign(process.env, {
 })
 const scope = Effect.runSync(Scope.make())
 const vacuum = Context.get(await Effect.runPromise(Layer.buildWithScope(Env.layer(), scope)), Vacuum.Vacuum)
+// For scale: both runtimes (this one and the vacuum's thread) loaded and started, no event yet.
+const startedMB = process.memoryUsage().rss / 2 ** 20
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve))
 
 let events = 0
@@ -109,6 +111,7 @@ console.log(JSON.stringify({
   stored: before.sinks[0].handedOff,
   waitingWhileDown: before.sinks[0].waiting,
   discarded: before.discarded.buffer_full + before.discarded.store_failed,
+  startedMB,
   peakWhileDownMB,
   drained,
   drainSeconds,
