@@ -11,10 +11,10 @@
  * bounded by `maxQueuedBytes`, like the queue to the store: at the bound,
  * calls drop (counted, logged). Of it, at most a window (`WINDOW`, 4 MiB) is
  * with the vacuum's thread at a time: the rest is held here (where it is kept
- * anyway) until that thread says there is room, so the text is not held twice. If the vacuum's thread dies, the death is
- * logged, a new one is started (with backoff while it cannot start), and it
- * is handed every batch not yet stored: the watermarks make that safe, as a
- * re-evaluation is.
+ * anyway) until that thread says there is room, so the text is not held twice.
+ * If the vacuum's thread dies, the death is logged, a new one is started (with
+ * backoff while it cannot start), and it is handed every batch not yet stored:
+ * the watermarks make that safe, as a re-evaluation is.
  *
  * @internal
  */
