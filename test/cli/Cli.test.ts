@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -28,21 +28,32 @@ interface Result {
   readonly stderr: string
 }
 
-/** Runs the CLI with a clean environment (plus `env`) from a temp folder. */
+/**
+ * Runs the CLI with a clean environment (plus `env`) from a temp folder. Not `spawnSync`: this thread
+ * must stay free to answer the test runner while a child runs (a loaded machine makes a test of many
+ * runs last past the runner's 60 s patience, and a green run then exits 1).
+ */
 const cli = (
   args: ReadonlyArray<string>,
   options: { env?: Record<string, string>; input?: string; cwd?: string; uid?: number; gid?: number } = {}
-): Result => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd: options.cwd ?? repo,
-    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
-    env: { PATH: process.env.PATH ?? "", ...options.env },
-    input: options.input ?? "",
-    encoding: "utf8",
-    timeout: 60_000
+): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: options.cwd ?? repo,
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
+      env: { PATH: process.env.PATH ?? "", ...options.env },
+      timeout: 60_000
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s))
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+    // A child that exits before reading all of it closes the pipe: not the test's failure.
+    child.stdin.on("error", () => {})
+    child.stdin.end(options.input ?? "")
   })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "event-vacuum-cli-"))
 const lines = (text: string) => text.split("\n").filter((l) => l.length > 0)
@@ -50,10 +61,10 @@ const lines = (text: string) => text.split("\n").filter((l) => l.length > 0)
 const SUMMARY = "event-vacuum: 134 records (0 bad, 12 read-only skipped), 121 events (12 repaired), lines rejected: none"
 
 describe("event-vacuum run", () => {
-  it("delivers the example file's events, then nothing on a second run", () => {
+  it("delivers the example file's events, then nothing on a second run", async () => {
     const state = path.join(tempDir(), "state.db")
     const env = { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" }
-    const first = cli(["run", example], { env })
+    const first = await cli(["run", example], { env })
     assert.strictEqual(first.code, 0, first.stderr)
     const events = lines(first.stdout).map((l) => JSON.parse(l) as { time: string; data: Record<string, unknown> })
     assert.strictEqual(events.length, 121)
@@ -61,21 +72,21 @@ describe("event-vacuum run", () => {
     assert.include(first.stderr, SUMMARY)
     assert.include(first.stderr, "console: 121 delivered, 0 seen before, 0 waiting, 0 dead-lettered")
 
-    const second = cli(["run", example], { env })
+    const second = await cli(["run", example], { env })
     assert.strictEqual(second.code, 0, second.stderr)
     assert.strictEqual(second.stdout, "")
     assert.include(second.stderr, "console: 0 delivered, 121 seen before, 0 waiting, 0 dead-lettered")
 
-    const status = cli(["status", "--state-path", state])
+    const status = await cli(["status", "--state-path", state])
     assert.strictEqual(status.code, 0, status.stderr)
     assert.include(status.stdout, "console: 0 waiting")
     assert.include(status.stdout, "XPROC0_pppppppppppppppppppppppppppppppppppp: up to 2024-09-22T10:16:59.819Z nonce 63")
   })
 
-  it("reads stdin, reports bad lines by number without stopping, and exits 1 for them", () => {
+  it("reads stdin, reports bad lines by number without stopping, and exits 1 for them", async () => {
     const records = lines(fs.readFileSync(example, "utf8"))
     const input = [records[0], "not json", records[1], "{\"processId\": 1}", ...records.slice(2)].join("\n") + "\n"
-    const r = cli(["run"], {
+    const r = await cli(["run"], {
       env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" },
       input
     })
@@ -87,16 +98,16 @@ describe("event-vacuum run", () => {
     assert.strictEqual(lines(r.stderr).at(-1), "event-vacuum: 2 line(s) were not evaluation records (each is named above); the events they may hold were not read")
     // A file of bad lines only, through run and extract alike.
     for (const command of ["run", "extract"]) {
-      const worse = cli([command], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" }, input: "not json\n[1, 2]\n" })
+      const worse = await cli([command], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" }, input: "not json\n[1, 2]\n" })
       assert.strictEqual(worse.code, 1, `${command}: ${worse.stderr}`)
       assert.include(worse.stderr, "2 line(s) were not evaluation records", command)
     }
   })
 
-  it("takes settings as flags, and a flag wins over the environment", () => {
+  it("takes settings as flags, and a flag wins over the environment", async () => {
     const dir = tempDir()
     const out = path.join(dir, "events.ndjson")
-    const r = cli(["run", "--transports", "file", "--file-path", out, "--state-path", path.join(dir, "s.db"), example], {
+    const r = await cli(["run", "--transports", "file", "--file-path", out, "--state-path", path.join(dir, "s.db"), example], {
       env: { EVENT_VACUUM_TRANSPORTS: "console", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" }
     })
     assert.strictEqual(r.code, 0, r.stderr)
@@ -105,18 +116,18 @@ describe("event-vacuum run", () => {
     assert.include(r.stderr, "file: 121 delivered")
   })
 
-  it("exits non-zero with one line naming the key of a bad setting, env or flag", () => {
-    const env = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_BATCH_MAX_EVENTS: "0" } })
+  it("exits non-zero with one line naming the key of a bad setting, env or flag", async () => {
+    const env = await cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_BATCH_MAX_EVENTS: "0" } })
     assert.strictEqual(env.code, 1)
     assert.strictEqual(lines(env.stderr).length, 1, env.stderr)
     assert.include(env.stderr, "EVENT_VACUUM_BATCH_MAX_EVENTS")
-    const flag = cli(["run", "--transports", "kafka", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
+    const flag = await cli(["run", "--transports", "kafka", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(flag.code, 1)
     assert.include(flag.stderr, "EVENT_VACUUM_TRANSPORTS")
     assert.include(flag.stderr, "kafka")
   })
 
-  it("refuses at start-up every setting that would break a guarantee, in one line naming the key and the flag", { timeout: 90_000 }, () => {
+  it("refuses at start-up every setting that would break a guarantee, in one line naming the key and the flag", { timeout: 90_000 }, async () => {
     const honeycomb = { EVENT_VACUUM_TRANSPORTS: "honeycomb", HONEYCOMB_API_KEY: "k", HONEYCOMB_DATASET: "d" }
     const cases: ReadonlyArray<readonly [Record<string, string>, string, string]> = [
       [{ EVENT_VACUUM_LEASE: "0 seconds" }, "EVENT_VACUUM_LEASE", "--lease"],
@@ -136,7 +147,7 @@ describe("event-vacuum run", () => {
       [{ ...honeycomb, HONEYCOMB_API_HOST: "ftp://example.test" }, "HONEYCOMB_API_HOST", "--honeycomb-api-host"]
     ]
     for (const [env, key, flag] of cases) {
-      const r = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", ...env } })
+      const r = await cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", ...env } })
       const said = `${JSON.stringify(env)}: ${r.stderr}`
       assert.strictEqual(r.code, 1, said)
       assert.strictEqual(r.stdout, "", said)
@@ -149,19 +160,19 @@ describe("event-vacuum run", () => {
       if (key !== "HONEYCOMB_API_KEY") assert.isAtMost(r.stderr.split(value).length - 1, 1, said)
     }
     // A pair that cannot work together: the longest retry delay below the first.
-    const pair = cli(["run", example, "--retry-base-delay", "2 seconds", "--retry-max-delay", "1 second"], {
+    const pair = await cli(["run", example, "--retry-base-delay", "2 seconds", "--retry-max-delay", "1 second"], {
       env: { EVENT_VACUUM_STATE_PATH: ":memory:" }
     })
     assert.strictEqual(pair.code, 1)
     assert.include(pair.stderr, "EVENT_VACUUM_RETRY_MAX_DELAY")
     assert.include(pair.stderr, "shorter than retryBaseDelay")
     // A missing one says its flag too.
-    const missing = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_TRANSPORTS: "honeycomb" } })
+    const missing = await cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_TRANSPORTS: "honeycomb" } })
     assert.strictEqual(missing.code, 1)
     assert.include(missing.stderr, "missing setting HONEYCOMB_API_KEY (or --honeycomb-api-key)")
   })
 
-  it("never drops an event for the size of the queue: an evaluation larger than the bound, and a bound of 1000 bytes", () => {
+  it("never drops an event for the size of the queue: an evaluation larger than the bound, and a bound of 1000 bytes", async () => {
     const dir = tempDir()
     const out = path.join(dir, "events.ndjson")
     const first = JSON.parse(fs.readFileSync(example, "utf8").split("\n")[0]!) as Record<string, any>
@@ -176,19 +187,19 @@ describe("event-vacuum run", () => {
       EVENT_VACUUM_MAX_QUEUED_BYTES: bound,
       EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
     })
-    const one = cli(["run", input], { env: env("a.db", "100000") })
+    const one = await cli(["run", input], { env: env("a.db", "100000") })
     assert.strictEqual(one.code, 0, one.stderr)
     assert.include(one.stderr, "file: 5000 delivered, 0 seen before, 0 waiting")
     assert.notInclude(one.stderr, "not stored")
     assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 5_000)
     fs.rmSync(out)
-    const small = cli(["run", example], { env: env("b.db", "1000") })
+    const small = await cli(["run", example], { env: env("b.db", "1000") })
     assert.strictEqual(small.code, 0, small.stderr)
     assert.include(small.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
     assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
   })
 
-  it("on a terminal, the console sink's events are not broken by a progress line", () => {
+  it("on a terminal, the console sink's events are not broken by a progress line", async () => {
     const dir = tempDir()
     // `script` gives the CLI a terminal for stdout and stderr, as a user's shell does.
     const command = [process.execPath, bin, "run", example]
@@ -231,29 +242,29 @@ describe("event-vacuum run", () => {
     }
   })
 
-  it("reads a byte-order mark as no part of line 1, counts a null line as a bad record, and opens no state without input", () => {
+  it("reads a byte-order mark as no part of line 1, counts a null line as a bad record, and opens no state without input", async () => {
     const dir = tempDir()
     const records = fs.readFileSync(example, "utf8")
     const input = "\ufeff" + records.split("\n")[0] + "\nnull\n"
-    const r = cli(["run", "-"], { input, env: { EVENT_VACUUM_STATE_PATH: path.join(dir, "a.db") } })
+    const r = await cli(["run", "-"], { input, env: { EVENT_VACUUM_STATE_PATH: path.join(dir, "a.db") } })
     assert.notInclude(r.stderr, "stdin:1:")
     assert.match(r.stderr, /event-vacuum: stdin:2: Invalid evaluation record/)
     assert.include(r.stderr, "event-vacuum: 2 records (1 bad, 0 read-only skipped)")
     assert.strictEqual(r.code, 1, r.stderr)
     // No input, or the vacuum off: nothing is opened or created, and it says why.
     const state = path.join(dir, "never.db")
-    const missing = cli(["run", path.join(dir, "missing.ndjson")], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    const missing = await cli(["run", path.join(dir, "missing.ndjson")], { env: { EVENT_VACUUM_STATE_PATH: state } })
     assert.strictEqual(missing.code, 1)
     assert.include(missing.stderr, "cannot read")
-    const off = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_ENABLED: "false" } })
+    const off = await cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_ENABLED: "false" } })
     assert.strictEqual(off.code, 1)
     assert.strictEqual(lines(off.stderr).join("\n"), "event-vacuum: the vacuum is disabled (EVENT_VACUUM_ENABLED=false): nothing was read")
     assert.isFalse(fs.existsSync(state))
   })
 
-  it("says a failing sink's cause once, as a warning, and in the summary", () => {
+  it("says a failing sink's cause once, as a warning, and in the summary", async () => {
     const dir = tempDir()
-    const r = cli(["run", example], {
+    const r = await cli(["run", example], {
       env: {
         EVENT_VACUUM_TRANSPORTS: "file,honeycomb",
         // A folder as the file, and a port nothing listens on.
@@ -323,15 +334,15 @@ describe("event-vacuum run", () => {
     assert.notInclude((await status("--json")).stdout, "failing")
   })
 
-  it("exits non-zero on an unreadable file, and when events are left undelivered", { timeout: 90_000 }, () => {
-    const missing = cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
+  it("exits non-zero on an unreadable file, and when events are left undelivered", { timeout: 90_000 }, async () => {
+    const missing = await cli(["run", "/nonexistent/records.ndjson"], { env: { EVENT_VACUUM_STATE_PATH: ":memory:" } })
     assert.strictEqual(missing.code, 1)
     assert.include(missing.stderr, "cannot read /nonexistent/records.ndjson")
 
     const dir = tempDir()
     const blocker = path.join(dir, "not-a-folder")
     fs.writeFileSync(blocker, "")
-    const stuck = cli(["run", example], {
+    const stuck = await cli(["run", example], {
       env: {
         EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db"),
         EVENT_VACUUM_TRANSPORTS: "file",
@@ -349,7 +360,7 @@ describe("event-vacuum run", () => {
     // Said once, in the CLI's last line: not again by the layer's close.
     assert.notInclude(stuck.stderr, "closing with events still waiting")
     // With the state in memory, it does not say they stay anywhere.
-    const inMemory = cli(["run", example], {
+    const inMemory = await cli(["run", example], {
       env: {
         EVENT_VACUUM_STATE_PATH: ":memory:",
         EVENT_VACUUM_TRANSPORTS: "file",
@@ -373,15 +384,15 @@ const runningOnOpenStdin = async (env: Record<string, string>, db: string) => {
   // Signalled once every event read is stored and waits for its sink, however long starting took.
   const waiting = `${env.EVENT_VACUUM_TRANSPORTS}: 121 waiting`
   for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(db) && cli(["status", "--state-path", db]).stdout.includes(waiting)) return run
+    if (fs.existsSync(db) && (await cli(["status", "--state-path", db])).stdout.includes(waiting)) return run
     await sleep(100)
   }
   assert.fail(`the run did not store the example's 121 events in time`)
 }
 
 describe("event-vacuum run: the file sink on a device", () => {
-  it("/dev/stdout as the file path: each event once on stdout, counted as delivered", () => {
-    const r = cli(["run", example], {
+  it("/dev/stdout as the file path: each event once on stdout, counted as delivered", async () => {
+    const r = await cli(["run", example], {
       env: { EVENT_VACUUM_STATE_PATH: path.join(tempDir(), "s.db"), EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: "/dev/stdout" }
     })
     assert.strictEqual(r.code, 0, r.stderr)
@@ -393,16 +404,16 @@ describe("event-vacuum run: the file sink on a device", () => {
 })
 
 describe("event-vacuum run: a state file it may not write", () => {
-  it("counts every event as not stored, says why in one line on stderr, prints nothing on stdout, and exits 1", () => {
+  it("counts every event as not stored, says why in one line on stderr, prints nothing on stdout, and exits 1", async () => {
     const dir = tempDir()
     fs.chmodSync(dir, 0o777)
     const state = path.join(dir, "state.db")
-    const made = cli(["run", "-"], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    const made = await cli(["run", "-"], { env: { EVENT_VACUUM_STATE_PATH: state } })
     assert.strictEqual(made.code, 0, made.stderr)
     fs.chmodSync(state, 0o444)
     // Root writes whatever the mode says: the run is then another user's (nobody's).
     const other = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
-    const r = cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json" }, ...other })
+    const r = await cli(["run", example], { env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json" }, ...other })
     assert.strictEqual(r.code, 1, r.stderr)
     assert.strictEqual(r.stdout, "")
     const errors = lines(r.stderr).filter((l) => l.includes("level=ERROR"))
@@ -456,21 +467,21 @@ describe("event-vacuum run: signals", () => {
     run.kill("SIGINT")
     const r = await run.exited
     assert.strictEqual(r.code, 130, r.stderr)
-    const status = cli(["status", "--state-path", db])
+    const status = await cli(["status", "--state-path", db])
     assert.include(status.stdout, "honeycomb: 121 waiting", status.stdout + status.stderr)
   })
 })
 
 describe("event-vacuum extract", () => {
-  it("prints each event exactly as the file sink writes it, with no state and the same summary", () => {
+  it("prints each event exactly as the file sink writes it, with no state and the same summary", async () => {
     const dir = tempDir()
     const out = path.join(dir, "events.ndjson")
-    const run = cli(["run", example], {
+    const run = await cli(["run", example], {
       env: { EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: out, EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db") }
     })
     assert.strictEqual(run.code, 0, run.stderr)
     const state = path.join(dir, "extract-state.db")
-    const extracted = cli(["extract", example], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    const extracted = await cli(["extract", example], { env: { EVENT_VACUUM_STATE_PATH: state } })
     assert.strictEqual(extracted.code, 0, extracted.stderr)
     assert.strictEqual(extracted.stderr.trim(), SUMMARY)
     // The same 121 lines, byte for byte (the file sink writes batches in order; extract in input order).
@@ -482,18 +493,18 @@ describe("event-vacuum extract", () => {
     assert.isFalse(fs.existsSync(state))
   })
 
-  it("shows an event's own sampleRate as samplerate, as the file sink writes it after the state", () => {
+  it("shows an event's own sampleRate as samplerate, as the file sink writes it after the state", async () => {
     const dir = tempDir()
     const out = path.join(dir, "events.ndjson")
     const output = ["{\"_e\":1,\"sampleRate\":4,\"Action\":\"Kept\"}", "{\"_e\":1,\"sampleRate\":1}", "{\"_e\":1,\"sampleRate\":\"x\"}"]
     const input = JSON.stringify({ processId: "P", ordinate: "7", timestamp: 1727000000000, output: { Output: output.join("\n") } }) + "\n"
-    const extracted = cli(["extract", "-"], { input })
+    const extracted = await cli(["extract", "-"], { input })
     assert.strictEqual(extracted.code, 0, extracted.stderr)
     const printed = lines(extracted.stdout)
     assert.deepStrictEqual(printed.map((l) => Object.keys(JSON.parse(l) as object)), [["time", "samplerate", "data"], ["time", "data"], ["time", "data"]])
     assert.isTrue(printed[0]!.startsWith("{\"time\":\"2024-09-22T10:13:20.000Z\",\"samplerate\":4,\"data\":{"), printed[0])
     assert.strictEqual((JSON.parse(printed[0]!) as { data: { sampleRate: unknown } }).data.sampleRate, 4)
-    const run = cli(["run", "-"], {
+    const run = await cli(["run", "-"], {
       input,
       env: { EVENT_VACUUM_TRANSPORTS: "file", EVENT_VACUUM_FILE_PATH: out, EVENT_VACUUM_STATE_PATH: path.join(dir, "s.db") }
     })
@@ -501,10 +512,10 @@ describe("event-vacuum extract", () => {
     assert.deepStrictEqual(lines(fs.readFileSync(out, "utf8")), printed)
   })
 
-  it("reads stdin, reports bad lines by number, and ends lines at \\n or \\r\\n", () => {
+  it("reads stdin, reports bad lines by number, and ends lines at \\n or \\r\\n", async () => {
     const records = fs.readFileSync(example, "utf8").split("\n").filter((l) => l.length > 0)
     const input = ["not json", records[0], "", "{\"processId\":\"P\"}", ...records.slice(1)].join("\r\n") + "\r\n"
-    const r = cli(["extract", "-"], { input })
+    const r = await cli(["extract", "-"], { input })
     assert.strictEqual(r.code, 1, r.stderr)
     assert.strictEqual(lines(r.stdout).length, 121)
     const errors = lines(r.stderr)
@@ -533,7 +544,7 @@ describe("event-vacuum dead-letters", () => {
         yield* store.deadLetter("console", "o", [{ seq: entry!.seq, reason: "400: Event has too many columns." }])
       }).pipe(Effect.provide(Layer.fresh(Sqlite.layer({ filename: state }))), Effect.scoped)
 
-      const list = cli(["dead-letters", "list", "--state-path", state])
+      const list = yield* Effect.promise(() => cli(["dead-letters", "list", "--state-path", state]))
       assert.strictEqual(list.code, 0, list.stderr)
       assert.include(list.stdout, "console 2024-09-22T10:13:20.000Z 400: Event has too many columns.")
       assert.include(list.stdout, "\"Action\":\"Refused\"")
@@ -550,45 +561,45 @@ describe("event-vacuum dead-letters", () => {
         ]
       ]
       for (const [args, env, said] of refusals) {
-        const r = cli(args, { env: { EVENT_VACUUM_STATE_PATH: state, ...env } })
+        const r = yield* Effect.promise(() => cli(args, { env: { EVENT_VACUUM_STATE_PATH: state, ...env } }))
         assert.strictEqual(r.code, 1, `${args.join(" ")}: ${r.stderr}`)
         assert.include(r.stderr, said, args.join(" "))
       }
-      const zero = cli(["dead-letters", "list", "--state-path", state, "--limit", "0"])
+      const zero = yield* Effect.promise(() => cli(["dead-letters", "list", "--state-path", state, "--limit", "0"]))
       assert.strictEqual(zero.code, 2, zero.stderr)
       assert.include(zero.stderr, `--limit takes an integer from 1, got "0"`)
-      assert.include(cli(["dead-letters", "list", "--state-path", state]).stdout, "400: Event has too many columns.")
+      assert.include((yield* Effect.promise(() => cli(["dead-letters", "list", "--state-path", state]))).stdout, "400: Event has too many columns.")
 
-      const replay = cli(["dead-letters", "replay"], {
+      const replay = yield* Effect.promise(() => cli(["dead-letters", "replay"], {
         env: { EVENT_VACUUM_STATE_PATH: state, EVENT_VACUUM_CONSOLE_FORMAT: "json", EVENT_VACUUM_FLUSH_INTERVAL: "10 millis" }
-      })
+      }))
       assert.strictEqual(replay.code, 0, replay.stderr)
       assert.include(replay.stderr, "1 dead letter(s) back in the outbox")
       assert.deepStrictEqual(lines(replay.stdout).map((l) => JSON.parse(l).data.Action), ["Refused"])
-      assert.include(cli(["dead-letters", "list", "--state-path", state]).stdout, "no dead letters")
+      assert.include((yield* Effect.promise(() => cli(["dead-letters", "list", "--state-path", state]))).stdout, "no dead letters")
     }), { timeout: 90_000 })
 
-  it("says so when there is no state file", () => {
-    const r = cli(["status", "--state-path", "/nonexistent/state.db"])
+  it("says so when there is no state file", async () => {
+    const r = await cli(["status", "--state-path", "/nonexistent/state.db"])
     assert.strictEqual(r.code, 1)
     assert.include(r.stderr, "no state file at /nonexistent/state.db")
   })
 })
 
 describe("event-vacuum --help", () => {
-  it("documents every command and every setting's flag", () => {
-    const top = cli(["--help"])
+  it("documents every command and every setting's flag", async () => {
+    const top = await cli(["--help"])
     assert.strictEqual(top.code, 0)
     for (const c of ["run", "extract", "status", "dead-letters list", "dead-letters replay"]) assert.include(top.stdout, `  ${c}`)
-    const run = cli(["run", "--help"])
+    const run = await cli(["run", "--help"])
     for (const flag of ["--state-path", "--transports", "--honeycomb-api-key", "--batch-max-events", "EVENT_VACUUM_STATE_PATH"]) {
       assert.include(run.stdout, flag)
     }
-    assert.include(cli(["dead-letters", "replay", "--help"]).stdout, "--sink")
+    assert.include((await cli(["dead-letters", "replay", "--help"])).stdout, "--sink")
   })
 
-  it("reads like a well-kept CLI's: plain text when piped, one setting a line with its value and default, in groups", () => {
-    const run = cli(["run", "--help"])
+  it("reads like a well-kept CLI's: plain text when piped, one setting a line with its value and default, in groups", async () => {
+    const run = await cli(["run", "--help"])
     assert.strictEqual(run.code, 0, run.stderr)
     assert.notInclude(run.stdout, "\x1b", "no ANSI escapes in a pipe")
     assert.notInclude(run.stdout, "A user-defined piece of text")
@@ -617,20 +628,20 @@ describe("event-vacuum --help", () => {
 })
 
 describe("event-vacuum's command line", () => {
-  it("takes options before or after the file, and stdin as -", () => {
+  it("takes options before or after the file, and stdin as -", async () => {
     const dir = tempDir()
     const out = path.join(dir, "out.ndjson")
-    const r = cli(["run", "-", "--state-path", path.join(dir, "s.db"), "--transports=file", "--file-path", out], {
+    const r = await cli(["run", "-", "--state-path", path.join(dir, "s.db"), "--transports=file", "--file-path", out], {
       input: fs.readFileSync(example, "utf8")
     })
     assert.strictEqual(r.code, 0, r.stderr)
     assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
-    const status = cli(["status", "--json", "--state-path", path.join(dir, "s.db")])
+    const status = await cli(["status", "--json", "--state-path", path.join(dir, "s.db")])
     assert.strictEqual(status.code, 0, status.stderr)
     assert.include(status.stdout, `"sink":"file"`)
   })
 
-  it("names what it does not know, with the nearest it does, and exits 2 before touching any state", { timeout: 90_000 }, () => {
+  it("names what it does not know, with the nearest it does, and exits 2 before touching any state", { timeout: 90_000 }, async () => {
     const dir = tempDir()
     const state = path.join(dir, "s.db")
     const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
@@ -645,14 +656,14 @@ describe("event-vacuum's command line", () => {
       [["run", "--log-level", "loud"], "--log-level takes one of all, trace"]
     ]
     for (const [args, said] of cases) {
-      const r = cli(args, { env: { EVENT_VACUUM_STATE_PATH: state } })
+      const r = await cli(args, { env: { EVENT_VACUUM_STATE_PATH: state } })
       assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
       assert.strictEqual(r.stdout, "", args.join(" "))
       assert.isTrue(lines(r.stderr)[0]!.startsWith(`event-vacuum: ${said}`), r.stderr)
       assert.include(r.stderr, "--help", args.join(" "))
     }
     // A bad setting is found before the state file is made.
-    const lease = cli(["run", example, "--lease", "0 seconds"], { env: { EVENT_VACUUM_STATE_PATH: state } })
+    const lease = await cli(["run", example, "--lease", "0 seconds"], { env: { EVENT_VACUUM_STATE_PATH: state } })
     assert.strictEqual(lease.code, 1, lease.stderr)
     assert.include(lease.stderr, "bad setting EVENT_VACUUM_LEASE")
     assert.isFalse(fs.existsSync(state))
@@ -783,8 +794,8 @@ describe("event-vacuum follow", () => {
     await sleep(500)
     for (const r of records.slice(60)) saveEvaluation(db, r)
     // Every row read and its events stored, none sent yet.
-    const status = () => cli(["status", "--state-path", following.env.EVENT_VACUUM_STATE_PATH]).stdout
-    for (let waited = 0; !status().includes("file: 121 waiting") && waited < 30_000; waited += 100) await sleep(100)
+    const status = async () => (await cli(["status", "--state-path", following.env.EVENT_VACUUM_STATE_PATH])).stdout
+    for (let waited = 0; !(await status()).includes("file: 121 waiting") && waited < 30_000; waited += 100) await sleep(100)
     assert.strictEqual(following.written().length, 0)
     child.kill("SIGINT")
     const r = await child.exited
@@ -834,7 +845,7 @@ describe("event-vacuum follow", () => {
     // The CU's DB_URL relative to where the follower runs, as an operator beside it may give it.
     const parent = path.dirname(path.dirname(dbUrl))
     const relative = path.relative(parent, dbUrl)
-    const first = cli(["follow", relative, "--once"], { env: following.env, cwd: parent })
+    const first = await cli(["follow", relative, "--once"], { env: following.env, cwd: parent })
     assert.strictEqual(first.code, 0, first.stderr)
     assert.include(first.stderr, `followed ${relative}.sqlite: 122 rows of 2 processes`)
     assert.strictEqual(following.written().length, 121)
@@ -857,7 +868,7 @@ describe("event-vacuum follow", () => {
       Effect.provide(Sqlite.layer({ filename: state }))
     ))
     assert.strictEqual(cursors.size, 2)
-    const earlier = cli(["follow", relative, "--once"], { env: { ...following.env, EVENT_VACUUM_STATE_PATH: state }, cwd: parent })
+    const earlier = await cli(["follow", relative, "--once"], { env: { ...following.env, EVENT_VACUUM_STATE_PATH: state }, cwd: parent })
     assert.strictEqual(earlier.code, 0, earlier.stderr)
     assert.include(earlier.stderr, "0 rows of 0 processes")
     assert.strictEqual(following.written().length, 121)
@@ -915,7 +926,7 @@ describe("event-vacuum for processes you do not control", () => {
       EVENT_VACUUM_PROCESSES: `@${list}`,
       EVENT_VACUUM_BUDGET_EVENTS: "5"
     }
-    const run = cli(["run", input], { env })
+    const run = await cli(["run", input], { env })
     assert.strictEqual(run.code, 0, run.stderr)
     const kept = lines(fs.readFileSync(env.EVENT_VACUUM_FILE_PATH, "utf8")).map((l) => JSON.parse(l) as { data: { processId: string } })
     assert.deepStrictEqual([...new Set(kept.map((e) => e.data.processId))].sort(), [P0, P1])
@@ -923,11 +934,11 @@ describe("event-vacuum for processes you do not control", () => {
     assert.include(run.stderr, `read-only skipped, ${third} of processes not allowed)`)
     assert.match(run.stderr, new RegExp(`file: ${kept.length} delivered, 0 seen before, 0 waiting, 0 dead-lettered, ${121 - kept.length} sampled \\(over budget now: XPROC\\d_p+ 1 in \\d+, XPROC\\d_p+ 1 in \\d+\\)`))
 
-    const status = cli(["status"], { env })
+    const status = await cli(["status"], { env })
     assert.strictEqual(status.code, 0, status.stderr)
     assert.match(status.stdout, new RegExp(`  over budget: ${P0} sampled 1 in \\d+ \\(as of [^)]+\\), \\d+ of \\d+ events dropped by sampling`))
 
-    const top = cli(["status", "--processes"], { env })
+    const top = await cli(["status", "--processes"], { env })
     assert.strictEqual(top.code, 0, top.stderr)
     const said = lines(top.stdout)
     assert.strictEqual(said[0], "the 3 process(es) with the most events in this state, each evaluation counted at its first hand-off:")
@@ -937,28 +948,28 @@ describe("event-vacuum for processes you do not control", () => {
       assert.match(top.stdout, new RegExp(`${p}  \\d+ evaluations with events, \\d+ events, [\\d.]+ kB\\n  file: ${mine} of \\d+ events kept, \\d+ sampled, over budget: 1 in \\d+ now`))
     }
     // Run again on the same state: nothing delivered, and the totals of what was handed off stay as they were.
-    const rerun = cli(["run", input], { env })
+    const rerun = await cli(["run", input], { env })
     assert.strictEqual(rerun.code, 0, rerun.stderr)
     assert.include(rerun.stderr, "file: 0 delivered, 121 seen before, 0 waiting, 0 dead-lettered")
-    const after = cli(["status", "--processes"], { env })
+    const after = await cli(["status", "--processes"], { env })
     assert.strictEqual(after.code, 0, after.stderr)
     assert.strictEqual(after.stdout, top.stdout.replace(`; ${third} evaluations not allowed`, `; ${2 * third} evaluations not allowed`))
-    const byBytes = cli(["status", "--processes", "--by", "bytes", "--limit", "1", "--json"], { env })
+    const byBytes = await cli(["status", "--processes", "--by", "bytes", "--limit", "1", "--json"], { env })
     assert.strictEqual(byBytes.code, 0, byBytes.stderr)
     const rows = lines(byBytes.stdout).map((l) => JSON.parse(l) as { sink: string; processId: string; bytes: number })
     assert.strictEqual(rows.filter((r) => r.sink === "").length, 1)
-    const bad = cli(["status", "--processes", "--by", "size"], { env })
+    const bad = await cli(["status", "--processes", "--by", "size"], { env })
     assert.strictEqual(bad.code, 2)
     assert.include(bad.stderr, `--by takes events or bytes, got "size"`)
 
-    const wrong = cli(["run", input], { env: { ...env, EVENT_VACUUM_STATE_PATH: path.join(dir, "never.db"), EVENT_VACUUM_EXCLUDE_PROCESSES: "XPROC9" } })
+    const wrong = await cli(["run", input], { env: { ...env, EVENT_VACUUM_STATE_PATH: path.join(dir, "never.db"), EVENT_VACUUM_EXCLUDE_PROCESSES: "XPROC9" } })
     assert.strictEqual(wrong.code, 1)
     assert.include(wrong.stderr, `bad setting EVENT_VACUUM_EXCLUDE_PROCESSES: "XPROC9" (the 1st) is not a process id (43 characters of A-Z a-z 0-9 _ -)`)
     assert.isFalse(fs.existsSync(path.join(dir, "never.db")))
     // A list file that does not read is refused with the other settings, before any state is made.
     for (const [key, flag] of [["EVENT_VACUUM_PROCESSES", "processes"], ["EVENT_VACUUM_FILE_EXCLUDE_PROCESSES", "file-exclude-processes"]] as const) {
       const missing = path.join(dir, "gone.txt")
-      const unread = cli(["run", input], { env: { ...env, EVENT_VACUUM_STATE_PATH: path.join(dir, "never.db"), [key]: `@${missing}` } })
+      const unread = await cli(["run", input], { env: { ...env, EVENT_VACUUM_STATE_PATH: path.join(dir, "never.db"), [key]: `@${missing}` } })
       assert.strictEqual(unread.code, 1)
       assert.strictEqual(unread.stderr, `event-vacuum: bad setting ${key}: cannot read @${missing}: no such file, got "@${missing}" (flag --${flag})\n`)
       assert.isFalse(fs.existsSync(path.join(dir, "never.db")))
@@ -978,33 +989,33 @@ describe("event-vacuum on a PostgreSQL state", () => {
         EVENT_VACUUM_FILE_PATH: out,
         EVENT_VACUUM_FLUSH_INTERVAL: "10 millis"
       }
-      const first = cli(["run", example], { env, cwd: dir })
+      const first = await cli(["run", example], { env, cwd: dir })
       assert.strictEqual(first.code, 0, first.stderr)
       assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
       assert.include(first.stderr, "file: 121 delivered, 0 seen before, 0 waiting")
       // No state file was made: the state is the database's.
       assert.isFalse(fs.existsSync(path.join(dir, ".event-vacuum")))
-      const again = cli(["run", example], { env })
+      const again = await cli(["run", example], { env })
       assert.strictEqual(again.code, 0, again.stderr)
       assert.include(again.stderr, "file: 0 delivered, 121 seen before")
       assert.strictEqual(lines(fs.readFileSync(out, "utf8")).length, 121)
-      const status = cli(["status", "--state-url", env.EVENT_VACUUM_STATE_URL], {})
+      const status = await cli(["status", "--state-url", env.EVENT_VACUUM_STATE_URL], {})
       assert.strictEqual(status.code, 0, status.stderr)
       assert.include(status.stdout, "file: 0 waiting")
       assert.include(status.stdout, "XPROC0_pppppppppppppppppppppppppppppppppppp: up to")
       assert.strictEqual(psql("SELECT count(*) FROM event_vacuum.event_vacuum_watermark", db.name).trim(), "2")
-      const dead = cli(["dead-letters", "list"], { env })
+      const dead = await cli(["dead-letters", "list"], { env })
       assert.strictEqual(dead.code, 0, dead.stderr)
       assert.strictEqual(dead.stdout, "no dead letters\n")
       for (const r of [first, again, status, dead]) assert.notInclude(r.stdout + r.stderr, "s3cret")
 
-      const wrong = cli(["run", example], { env: { ...env, EVENT_VACUUM_STATE_URL: "postgres://postgres:s3cret@127.0.0.1:5432/event_vacuum_no_such" } })
+      const wrong = await cli(["run", example], { env: { ...env, EVENT_VACUUM_STATE_URL: "postgres://postgres:s3cret@127.0.0.1:5432/event_vacuum_no_such" } })
       assert.strictEqual(wrong.code, 1)
       assert.strictEqual(
         lines(wrong.stderr).join("\n"),
         `event-vacuum: state store: open failed: EVENT_VACUUM_STATE_URL (postgres://postgres@127.0.0.1:5432/event_vacuum_no_such): database "event_vacuum_no_such" does not exist`
       )
-      const refused = cli(["status"], { env: { EVENT_VACUUM_STATE_URL: "postgres://postgres:s3cret@127.0.0.1:1/x" } })
+      const refused = await cli(["status"], { env: { EVENT_VACUUM_STATE_URL: "postgres://postgres:s3cret@127.0.0.1:1/x" } })
       assert.strictEqual(refused.code, 1)
       assert.include(refused.stderr, "EVENT_VACUUM_STATE_URL (postgres://postgres@127.0.0.1:1/x): connect ECONNREFUSED 127.0.0.1:1")
       assert.notInclude(wrong.stderr + refused.stderr, "s3cret")
