@@ -7,18 +7,12 @@
  *
  * @since 0.1.0
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import { Config, ConfigError, ConfigProvider, Effect, Layer, Option } from "effect"
 import type { DedupeStoreError } from "./DedupeStore.js"
 import { keys } from "./internal/settings/all.js"
-import * as State from "./internal/state.js"
 import * as Thread from "./internal/thread/host.js"
 import type { Transport, TransportConfigError } from "./Transport.js"
 import * as Composite from "./Transport/Composite.js"
-import * as ConsoleSink from "./Transport/Console.js"
-import * as FileSink from "./Transport/File.js"
-import * as HoneycombSink from "./Transport/Honeycomb.js"
 import * as Setting from "./Setting.js"
 import * as Vacuum from "./Vacuum.js"
 import { parseTransports, settings, transportKinds } from "./internal/settings/env.js"
@@ -39,22 +33,34 @@ export type { TransportKind }
  */
 export const enabledConfig: Config.Config<boolean> = Setting.configOf(settings.enabled)
 
+/**
+ * A layer whose module loads when the layer is built. The store's and the sinks' modules (SQLite,
+ * the HTTP client, the AWS SDK, protobuf.js) load only where they run: on the vacuum's own thread by
+ * default, so the caller's thread (the CU's) never holds them.
+ */
+const lazily = <M, A, E, R>(load: () => Promise<M>, make: (module: M) => Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  Layer.unwrapEffect(Effect.map(Effect.promise(load), make))
+
 const sinkLayer = (kind: TransportKind) => {
   switch (kind) {
     case "console":
-      return ConsoleSink.layerConfig()
+      return lazily(() => import("./Transport/Console.js"), (m) => m.layerConfig())
     case "file":
-      return FileSink.layerConfig()
+      return lazily(() => import("./Transport/File.js"), (m) => m.layerConfig())
     case "honeycomb":
-      return HoneycombSink.layerConfig()
+      return lazily(() => import("./Transport/Honeycomb.js"), (m) => m.layerConfig())
     case "kinesis":
-      // The AWS SDK loads only where a kinesis sink is asked for.
-      return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Transport/Kinesis.js")), (k) => k.layerConfig()))
+      return lazily(() => import("./Transport/Kinesis.js"), (m) => m.layerConfig())
     case "otlp":
-      // protobuf.js and the schema load only where an otlp sink is asked for.
-      return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Transport/Otlp.js")), (o) => o.layerConfig()))
+      return lazily(() => import("./Transport/Otlp.js"), (m) => m.layerConfig())
   }
 }
+
+/** Node's file system and paths, for the file sink. */
+const nodeFiles = lazily(
+  () => Promise.all([import("@effect/platform-node/NodeFileSystem"), import("@effect/platform-node/NodePath")]),
+  ([files, paths]) => Layer.merge(files.layer, paths.layer)
+)
 
 /**
  * The sinks named by `EVENT_VACUUM_TRANSPORTS`, each configured from env.
@@ -63,7 +69,7 @@ const sinkLayer = (kind: TransportKind) => {
  */
 export const transportLayer: Layer.Layer<Transport, ConfigError.ConfigError | TransportConfigError> = Layer.unwrapEffect(
   Effect.map(Setting.configOf(settings.transports), (kinds) => Composite.layer(...kinds.map(sinkLayer)))
-).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
+).pipe(Layer.provide(nodeFiles))
 
 /**
  * The vacuum on a thread of its own (`EVENT_VACUUM_THREAD=worker`, the
@@ -102,7 +108,9 @@ export const layerThread = (
 export const layerCaller: Layer.Layer<
   Vacuum.Vacuum,
   ConfigError.ConfigError | DedupeStoreError | TransportConfigError | Setting.InvalidSettingsError
-> = Vacuum.layerConfig().pipe(Layer.provide(Layer.merge(State.layerConfig, transportLayer)))
+> = Vacuum.layerConfig().pipe(
+  Layer.provide(Layer.merge(lazily(() => import("./internal/state.js"), (State) => State.layerConfig), transportLayer))
+)
 
 /**
  * The vacuum as the environment configures it: disabled unless

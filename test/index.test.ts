@@ -77,15 +77,27 @@ describe("what costs next to nothing loads next to nothing", () => {
     assert.deepStrictEqual(vacuumModules(loaded), [])
   })
 
-  it("an enabled one does load it (the check can see it)", { timeout: 60_000 }, () => {
+  it("an enabled one loads the vacuum; on its own thread (the default), the caller's thread loads no driver and no HTTP client", { timeout: 60_000 }, () => {
     const adapter = JSON.stringify(path.join(repo, "src/Adapter.ts"))
-    const loaded = modulesLoadedRunning(
-      `const { createVacuum } = await import(${adapter})
-       const v = await createVacuum({ env: { EVENT_VACUUM_ENABLED: "true", EVENT_VACUUM_STATE_PATH: ":memory:" } })
-       await v.close()`
-    )
-    assert.isTrue(loaded.some((url) => url.endsWith("/src/Vacuum.ts")))
-    assert.isTrue(loaded.some((url) => url.includes("/node_modules/better-sqlite3/")))
+    const started = (thread: string) =>
+      modulesLoadedRunning(
+        `const { createVacuum } = await import(${adapter})
+         const v = await createVacuum({ env: { EVENT_VACUUM_ENABLED: "true", EVENT_VACUUM_STATE_PATH: ":memory:", EVENT_VACUUM_THREAD: "${thread}" } })
+         const s = await v.snapshot()
+         if (s.sinks.length !== 1 || s.sinks[0].name !== "console") throw new Error("no console sink: " + JSON.stringify(s.sinks))
+         await v.close()`
+      )
+    // The store and the console sink run on the vacuum's thread: their modules load there, not here.
+    const worker = started("worker")
+    assert.isTrue(worker.some((url) => url.endsWith("/src/Vacuum.ts")))
+    for (const name of [...heavy, "@effect/sql-pg", "@aws-sdk/client-kinesis", "protobufjs"]) {
+      assert.deepStrictEqual(worker.filter((url) => url.includes(`/node_modules/${name}/`)), [], `${name} is loaded on the caller's thread`)
+    }
+    assert.deepStrictEqual(worker.filter((url) => /\/src\/(DedupeStore\/|Transport\/(Console|File|Honeycomb|Kinesis|Otlp)\.ts)/.test(url)), [])
+    // On the caller's thread, they load here (the check can see them).
+    const caller = started("caller")
+    assert.isTrue(caller.some((url) => url.includes("/node_modules/better-sqlite3/")))
+    assert.isTrue(caller.some((url) => url.endsWith("/src/Transport/Console.ts")))
   })
 
   it("the CLI's --help and a bad command line load none of the vacuum", { timeout: 60_000 }, () => {
